@@ -1,0 +1,36 @@
+"""aioredpat: production Redis patterns for asyncio services.
+
+Everything public is importable from here; see the documentation for each pattern.
+"""
+
+from .errors import AioredpatError as AioredpatError
+from .errors import ConfigurationError as ConfigurationError
+from .errors import LockError as LockError
+from .errors import LockLost as LockLost
+from .errors import LockNotAcquired as LockNotAcquired
+from .errors import LockNotOwned as LockNotOwned
+from .errors import RateLimitExceeded as RateLimitExceeded
+from .errors import ScriptError as ScriptError
+from .errors import SerializationError as SerializationError
+from .errors import ServerNotFoundError as ServerNotFoundError
+from .pool import RedisPool as RedisPool
+from .serializers import ModelSerializer as ModelSerializer
+from .serializers import Serializer as Serializer
+
+__version__ = "0.1.0.dev0"
+
+__all__ = (
+    "AioredpatError",
+    "ConfigurationError",
+    "LockError",
+    "LockLost",
+    "LockNotAcquired",
+    "LockNotOwned",
+    "ModelSerializer",
+    "RateLimitExceeded",
+    "RedisPool",
+    "ScriptError",
+    "SerializationError",
+    "Serializer",
+    "ServerNotFoundError",
+)

@@ -1,0 +1,183 @@
+"""``RedisPool``: the one async connection pool that patterns share.
+
+Made for standalone servers (``from_url``), Redis Cluster (``cluster``) and
+Sentinel-managed masters (``sentinel``), each with production defaults that any keyword
+overrides:
+
+- a bounded pool (``max_connections``, default 64) where a burst of callers waits up to
+  ``pool_timeout`` seconds (default 10) for a free connection instead of failing;
+- ``socket_timeout`` / ``socket_connect_timeout`` (default 5 s) so a dead server is noticed;
+- ``health_check_interval`` (default 15 s): an idle connection is PINGed before reuse;
+- ``retries`` (default 3) with exponential backoff and jitter on connection errors.
+
+Other keywords go to redis-py unchanged (``password``, ``ssl_ca_certs``, ``db`` ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
+from redis.asyncio.cluster import ClusterNode
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
+from redis.backoff import ExponentialWithJitterBackoff
+
+from ._executor import Client, Executor, Gate
+from .errors import ConfigurationError
+
+__all__ = ("RedisPool",)
+
+_DEFAULTS: dict[str, Any] = {
+    "socket_timeout": 5.0,
+    "socket_connect_timeout": 5.0,
+    "health_check_interval": 15.0,
+}
+
+
+def _retry(retries: int) -> Retry:
+    if retries < 0:
+        raise ConfigurationError(f"retries must be >= 0, got {retries}")
+    return Retry(ExponentialWithJitterBackoff(base=0.05, cap=2.0), retries)
+
+
+def _check_limits(max_connections: int, pool_timeout: float | None) -> None:
+    if max_connections < 1:
+        raise ConfigurationError(f"max_connections must be >= 1, got {max_connections}")
+    if pool_timeout is not None and pool_timeout <= 0:
+        raise ConfigurationError(f"pool_timeout must be > 0 seconds or None, got {pool_timeout}")
+
+
+class RedisPool:
+    """A shared client plus the internal call path (``Executor``) that patterns use.
+
+    ``pool.client`` is the underlying ``redis.asyncio.Redis`` or ``RedisCluster``; use it
+    freely for your own commands. ``async with pool:`` (or ``await pool.aclose()``) closes
+    every connection.
+    """
+
+    __slots__ = ("_closers", "_executor")
+
+    def __init__(self, client: Client, *, gate: Gate | None = None, closers: Sequence[Any] = ()):
+        self._executor = Executor(client, gate=gate)
+        self._closers = tuple(closers)
+
+    @property
+    def client(self) -> Client:
+        return self._executor.client
+
+    @property
+    def is_cluster(self) -> bool:
+        return self._executor.is_cluster
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        max_connections: int = 64,
+        pool_timeout: float | None = 10.0,
+        retries: int = 3,
+        **options: Any,
+    ) -> RedisPool:
+        """A standalone server at ``url`` (``redis://``, ``rediss://`` or ``unix://``)."""
+        _check_limits(max_connections, pool_timeout)
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=pool_timeout,
+            retry=_retry(retries),
+            **{**_DEFAULTS, **options},
+        )
+        return cls(Redis.from_pool(pool))  # the client owns the pool and closes it
+
+    @classmethod
+    def cluster(
+        cls,
+        urls: str | Sequence[str],
+        *,
+        max_connections: int = 64,
+        pool_timeout: float | None = 10.0,
+        retries: int = 3,
+        **options: Any,
+    ) -> RedisPool:
+        """Redis Cluster, discovered from one or more node URLs.
+
+        Credentials and TLS settings come from the first URL. ``max_connections`` bounds
+        both the calls in flight and each node's connections.
+        """
+        _check_limits(max_connections, pool_timeout)
+        urls = [urls] if isinstance(urls, str) else list(urls)
+        if not urls:
+            raise ConfigurationError("cluster() needs at least one node URL")
+        nodes = []
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.hostname is None:
+                raise ConfigurationError(f"cluster node URL has no host: {url!r}")
+            nodes.append(ClusterNode(parts.hostname, parts.port or 6379))
+        client = RedisCluster.from_url(
+            urls[0],
+            startup_nodes=nodes,
+            max_connections=max_connections,
+            retry=_retry(retries),
+            **{**_DEFAULTS, **options},
+        )
+        return cls(client, gate=Gate(max_connections, pool_timeout))
+
+    @classmethod
+    def sentinel(
+        cls,
+        sentinels: Sequence[tuple[str, int]],
+        service_name: str,
+        *,
+        max_connections: int = 64,
+        pool_timeout: float | None = 10.0,
+        retries: int = 3,
+        sentinel_options: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> RedisPool:
+        """The master that the given sentinels report for ``service_name``.
+
+        Connections follow a failover: the master's address is asked of the sentinels
+        again when a connection is made. ``sentinel_options`` go to the connections to the
+        sentinels themselves (for example their password).
+        """
+        _check_limits(max_connections, pool_timeout)
+        if not sentinels:
+            raise ConfigurationError("sentinel() needs at least one (host, port) sentinel")
+        sentinel = Sentinel(  # type: ignore[no-untyped-call]
+            [(host, int(port)) for host, port in sentinels],
+            sentinel_kwargs={**_DEFAULTS, **(sentinel_options or {})},
+        )
+        client = sentinel.master_for(
+            service_name,
+            max_connections=max_connections,
+            retry=_retry(retries),
+            **{**_DEFAULTS, **options},
+        )
+        return cls(client, gate=Gate(max_connections, pool_timeout), closers=sentinel.sentinels)
+
+    async def aclose(self) -> None:
+        """Close every connection of the pool (and those to the sentinels)."""
+        await self.client.aclose()
+        for closer in self._closers:
+            await closer.aclose()
+
+    async def __aenter__(self) -> RedisPool:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        kind = "cluster" if self.is_cluster else "standalone"
+        return f"<RedisPool {kind} {self.client!r}>"

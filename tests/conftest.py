@@ -1,0 +1,1 @@
+"""Fixtures come from aioredpat's own pytest plugin (``aioredpat.testing``)."""

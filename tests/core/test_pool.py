@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis
+from redis.asyncio import Redis, RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from aioredpat import ConfigurationError, RedisPool
+from aioredpat._executor import executor_for
+
+
+async def test_from_url_round_trip(redis_standalone_url: str) -> None:
+    async with RedisPool.from_url(redis_standalone_url) as pool:
+        assert not pool.is_cluster
+        await pool.client.set("pool:from_url", b"v")
+        assert await pool.client.get("pool:from_url") == b"v"
+
+
+async def test_cluster_pool_reaches_every_slot(redis_cluster_pool: RedisPool) -> None:
+    assert redis_cluster_pool.is_cluster
+    keys = [f"pool:cluster:{i}" for i in range(60)]
+    for key in keys:
+        await redis_cluster_pool.client.set(key, key)
+    nodes_used = {redis_cluster_pool.client.get_node_from_key(k).port for k in keys}
+    assert len(nodes_used) == 3
+    assert [await redis_cluster_pool.client.get(k) for k in keys] == [k.encode() for k in keys]
+
+
+async def test_sentinel_pool_writes_to_the_master(redis_sentinel) -> None:
+    pool = RedisPool.sentinel(redis_sentinel.sentinels, redis_sentinel.service_name)
+    async with pool:
+        await pool.client.set("pool:sentinel", b"through-sentinel")
+        assert await pool.client.get("pool:sentinel") == b"through-sentinel"
+    assert redis_sentinel.master.command("GET", "pool:sentinel") == b"through-sentinel"
+
+
+async def test_users_own_clients_are_accepted(redis_standalone_url: str, redis_cluster) -> None:
+    client = Redis.from_url(redis_standalone_url)
+    cluster = RedisCluster.from_url(redis_cluster.urls[0])
+    try:
+        for own in (client, cluster):
+            executor = executor_for(own)
+            assert executor.client is own
+            assert executor_for(own) is executor  # one executor per client, shared
+            assert await executor.execute("PING") is True
+    finally:
+        await client.aclose()
+        await cluster.aclose()
+
+
+async def test_decode_responses_client_is_refused(redis_standalone_url: str) -> None:
+    client = Redis.from_url(redis_standalone_url, decode_responses=True)
+    try:
+        with pytest.raises(ConfigurationError, match="decode_responses"):
+            executor_for(client)
+    finally:
+        await client.aclose()
+
+
+def test_sync_client_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match=r"redis\.client\.Redis"):
+        executor_for(redis.Redis())
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"max_connections": 0}, "max_connections"),
+        ({"pool_timeout": -1}, "pool_timeout"),
+        ({"retries": -1}, "retries"),
+    ],
+)
+def test_bad_pool_configuration_fails_at_construction(options, message) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        RedisPool.from_url("redis://127.0.0.1:1", **options)
+    with pytest.raises(ConfigurationError, match=message):
+        RedisPool.cluster(["redis://127.0.0.1:1"], **options)
+
+
+def test_cluster_needs_urls() -> None:
+    with pytest.raises(ConfigurationError, match="at least one"):
+        RedisPool.cluster([])
+    with pytest.raises(ConfigurationError, match="at least one"):
+        RedisPool.sentinel([], "svc")
+
+
+async def _burst(pool: RedisPool, calls: int) -> list[object]:
+    executor = executor_for(pool)
+    return await asyncio.gather(
+        *(executor.execute("INCR", f"pool:burst:{i % 7}") for i in range(calls))
+    )
+
+
+async def test_burst_waits_for_connections_standalone(redis_standalone_url: str) -> None:
+    before = await _client_count(redis_standalone_url)
+    async with RedisPool.from_url(redis_standalone_url, max_connections=4) as pool:
+        await pool.client.flushall()
+        results = await _burst(pool, 3000)
+        assert len(results) == 3000
+        # the admin connection of _client_count is one more client
+        assert await _client_count(redis_standalone_url) <= before + 4 + 1
+        total = sum([int(await pool.client.get(f"pool:burst:{i}")) for i in range(7)])
+        assert total == 3000
+
+
+async def test_burst_waits_for_connections_cluster(redis_cluster) -> None:
+    async with RedisPool.cluster(redis_cluster.urls, max_connections=4) as pool:
+        await pool.client.flushall(target_nodes=RedisCluster.PRIMARIES)
+        results = await _burst(pool, 3000)
+        assert len(results) == 3000
+        for node in redis_cluster.nodes:
+            clients = node.command("CLIENT", "LIST", "TYPE", "normal").splitlines()
+            assert 1 <= len([c for c in clients if b" cmd=incr " in c]) <= 4
+        total = sum([int(await pool.client.get(f"pool:burst:{i}")) for i in range(7)])
+        assert total == 3000
+
+
+async def test_pool_timeout_raises_when_nothing_frees(redis_standalone_url: str) -> None:
+    async with RedisPool.from_url(
+        redis_standalone_url, max_connections=1, pool_timeout=0.2
+    ) as pool:
+        blocker = asyncio.create_task(pool.client.blpop(["pool:never"], timeout=3))
+        await asyncio.sleep(0.1)
+        with pytest.raises(RedisConnectionError):
+            await pool.client.get("pool:other")
+        assert await blocker is None
+
+
+async def _client_count(url: str) -> int:
+    async with Redis.from_url(url) as admin:
+        return len(await admin.client_list())
+
+
+async def test_aclose_closes_connections(redis_standalone_url: str) -> None:
+    before = await _client_count(redis_standalone_url)
+    pool = RedisPool.from_url(redis_standalone_url)
+    async with pool:
+        await asyncio.gather(*(pool.client.ping() for _ in range(5)))
+        assert await _client_count(redis_standalone_url) > before
+    assert await _client_count(redis_standalone_url) == before
+
+
+async def test_calls_survive_a_server_restart(redis_server_factory) -> None:
+    server = redis_server_factory()
+    async with RedisPool.from_url(server.url) as pool:
+        await pool.client.set("pool:restart", 1)
+        server.kill()
+        server.start()
+        assert await pool.client.set("pool:restart", 2) is True
+        assert await pool.client.get("pool:restart") == b"2"
