@@ -14,6 +14,11 @@ from .errors import ScriptError as ScriptError
 from .errors import SerializationError as SerializationError
 from .errors import ServerNotFoundError as ServerNotFoundError
 from .pool import RedisPool as RedisPool
+from .ratelimit import FixedWindow as FixedWindow
+from .ratelimit import MultiLimit as MultiLimit
+from .ratelimit import RateLimitResult as RateLimitResult
+from .ratelimit import SlidingWindow as SlidingWindow
+from .ratelimit import TokenBucket as TokenBucket
 from .serializers import ModelSerializer as ModelSerializer
 from .serializers import Serializer as Serializer
 
@@ -22,15 +27,20 @@ __version__ = "0.1.0.dev0"
 __all__ = (
     "AioredpatError",
     "ConfigurationError",
+    "FixedWindow",
     "LockError",
     "LockLost",
     "LockNotAcquired",
     "LockNotOwned",
     "ModelSerializer",
+    "MultiLimit",
     "RateLimitExceeded",
+    "RateLimitResult",
     "RedisPool",
     "ScriptError",
     "SerializationError",
     "Serializer",
     "ServerNotFoundError",
+    "SlidingWindow",
+    "TokenBucket",
 )

@@ -77,5 +77,15 @@ class KeyBuilder:
     def key(self, obj: str | int, part: str) -> str:
         return f"{self.tag(obj)}:{part}"
 
+    def single(self, kind: str, obj: str | int) -> str:
+        """The one key of an object that never shares an operation with another key.
+
+        A single key is its own cluster slot, so it needs no hash tag, and leaving the tag
+        out keeps small keys small: ``<namespace>:<kind><object>``. ``kind`` is a short
+        marker that tells apart the key kinds of one namespace; an escaped object never
+        holds a brace, so these keys never meet ``key()``'s, which always do.
+        """
+        return f"{self._prefix}{kind}{escape(identifier(obj))}"
+
     def shared(self, part: str) -> str:
         return f"{self._prefix}{{~{part}}}"

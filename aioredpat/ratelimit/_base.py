@@ -1,0 +1,133 @@
+"""What every limiter shares: one script call per check, the server's clock, waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+from collections.abc import Callable, Sequence
+
+from .._executor import Arg, executor_for
+from .._keys import KeyBuilder
+from .._scripts import LuaScript
+from ..errors import ConfigurationError, RateLimitExceeded, ScriptError
+from ._clock import ServerClock
+from ._result import RateLimitResult
+
+__all__ = ("Limiter", "check_count", "check_rate", "check_seconds")
+
+MAX_SECONDS = 10 * 365 * 86400.0
+
+
+def check_count(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{name} must be an int >= 1, got {value!r}")
+    return value
+
+
+def check_seconds(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigurationError(f"{name} must be a number of seconds, got {value!r}")
+    if not (1e-6 <= value <= MAX_SECONDS) or math.isnan(value):
+        raise ConfigurationError(
+            f"{name} must be between 1 microsecond and 10 years, got {value!r}"
+        )
+    return float(value)
+
+
+def check_rate(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigurationError(f"{name} must be a number > 0 (per second), got {value!r}")
+    if not 1 / MAX_SECONDS <= value <= 1e6:
+        raise ConfigurationError(f"{name} must be between one per 10 years and 1e6 per second")
+    return float(value)
+
+
+def _refuses_time(error: ScriptError) -> bool:
+    return "non deterministic" in str(error.__cause__)
+
+
+class Limiter:
+    """Base of the limiters: subclasses say which script, which keys, which limit arguments.
+
+    ``clock`` is for tests: a callable returning the current time in seconds, passed to the
+    script instead of its reading ``TIME``. Production code leaves it out.
+    """
+
+    _script: LuaScript
+
+    def __init__(
+        self,
+        conn: object,
+        *,
+        namespace: str,
+        limits: Sequence[tuple[int, float]],
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self._executor = executor_for(conn)
+        self._keys = KeyBuilder(namespace)
+        self._limit_args: tuple[Arg, ...] = tuple(arg for pair in limits for arg in pair)
+        self._max_cost = min(limit for limit, _ in limits)
+        self._clock = clock
+        self._server_clock: ServerClock | None = None
+
+    def _key_list(self, identifier: str | int) -> list[str]:
+        raise NotImplementedError
+
+    async def _now_arg(self) -> Arg:
+        if self._clock is not None:
+            return int(self._clock() * 1e6)
+        if self._server_clock is not None:
+            return await self._server_clock.now_us()
+        return ""
+
+    async def _check(self, identifier: str | int, cost: int, consume: str) -> RateLimitResult:
+        if isinstance(cost, bool) or not isinstance(cost, int) or not 1 <= cost <= self._max_cost:
+            raise ConfigurationError(
+                f"cost must be an int from 1 to {self._max_cost} (more could never pass), "
+                f"got {cost!r}"
+            )
+        keys = self._key_list(identifier)
+        args = (await self._now_arg(), cost, consume, *self._limit_args)
+        try:
+            reply = await self._executor.run_script(self._script, keys, args)
+        except ScriptError as error:
+            if not _refuses_time(error) or self._server_clock is not None:
+                raise
+            self._server_clock = ServerClock(self._executor)
+            args = (await self._now_arg(), cost, consume, *self._limit_args)
+            reply = await self._executor.run_script(self._script, keys, args)
+        return RateLimitResult.from_reply(reply)
+
+    async def hit(self, identifier: str | int, cost: int = 1) -> RateLimitResult:
+        """Check and consume ``cost`` in one EVALSHA; never waits. A denied hit consumes nothing."""
+        return await self._check(identifier, cost, "1")
+
+    async def peek(self, identifier: str | int, cost: int = 1) -> RateLimitResult:
+        """What ``hit`` would answer now, consuming nothing (one EVALSHA)."""
+        return await self._check(identifier, cost, "0")
+
+    async def acquire(
+        self, identifier: str | int, cost: int = 1, *, timeout: float | None = None
+    ) -> RateLimitResult:
+        """Wait until a hit is allowed, then return its result.
+
+        Between tries it sleeps the ``retry_after`` the server gave (plus up to 10% jitter,
+        so waiters do not come back in lockstep); it never polls. With ``timeout``, it
+        raises ``RateLimitExceeded`` as soon as the next possible pass lies beyond it.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            result = await self.hit(identifier, cost)
+            if result.allowed:
+                return result
+            if deadline is not None and loop.time() + result.retry_after > deadline:
+                raise RateLimitExceeded(
+                    f"{identifier!r} not allowed within {timeout}s", retry_after=result.retry_after
+                )
+            await asyncio.sleep(result.retry_after * (1 + 0.1 * random.random()))
+
+    async def reset(self, identifier: str | int) -> None:
+        """Forget everything recorded for ``identifier`` (one DEL)."""
+        await self._executor.execute("DEL", *self._key_list(identifier))
