@@ -5,9 +5,10 @@ client directly: they call ``execute`` (one command), ``run_script`` (EVALSHA wi
 NOSCRIPT fallback) or ``batch()`` (a pipeline that may hold scripts). Batching, metrics
 and retries therefore have one place to live.
 
-Where the underlying client cannot wait for a free connection by itself (cluster and
-sentinel clients fail at once with "Too many connections"), the executor holds a gate: a
-semaphore of ``max_connections`` that callers wait on, up to ``pool_timeout`` seconds.
+Where the underlying client cannot wait for a free connection by itself (redis-py's cluster
+client fails at once with "Too many connections" and has no pool class to swap), the
+executor holds a gate: a semaphore of ``max_connections`` that callers wait on, up to
+``pool_timeout`` seconds. Standalone and Sentinel pools wait by themselves (``_pools``).
 """
 
 from __future__ import annotations
@@ -60,14 +61,23 @@ def _script_error(script: LuaScript, exc: ResponseError) -> ScriptError:
 
 
 class Executor:
-    """Runs commands and scripts for the patterns sharing one client."""
+    """Runs commands and scripts for the patterns sharing one client.
 
-    __slots__ = ("__weakref__", "client", "gate", "is_cluster")
+    Script calls are coalesced (``coalesce``, on by default): a call made while nothing is
+    in flight is sent at once, from the caller's own task; calls made while others are on
+    the wire queue up and leave together, as one pipeline, at the next loop iteration. Each
+    call is still its own EVALSHA with its own reply or error, but a burst of concurrent
+    calls shares writes, reads and wake-ups. A queued call cancelled before its batch
+    leaves is dropped, never sent.
+    """
 
-    def __init__(self, client: Client, *, gate: Gate | None = None) -> None:
+    __slots__ = ("__weakref__", "_coalescer", "client", "gate", "is_cluster")
+
+    def __init__(self, client: Client, *, gate: Gate | None = None, coalesce: bool = True) -> None:
         self.client = client
         self.gate = gate
         self.is_cluster = isinstance(client, RedisCluster)
+        self._coalescer = _Coalescer(self) if coalesce else None
 
     async def execute(self, *args: Arg, **options: Any) -> Any:
         """One command, one round trip."""
@@ -78,6 +88,21 @@ class Executor:
 
     async def run_script(self, script: LuaScript, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         """EVALSHA ``script``: one round trip, or three the first time a server sees it."""
+        coalescer = self._coalescer
+        if coalescer is None:
+            return await self.run_script_now(script, keys, args)
+        if coalescer.idle:
+            coalescer.in_flight += 1
+            try:
+                return await self.run_script_now(script, keys, args)
+            finally:
+                coalescer.in_flight -= 1
+        return await coalescer.submit(script, keys, args)
+
+    async def run_script_now(
+        self, script: LuaScript, keys: Sequence[str], args: Sequence[Arg]
+    ) -> Any:
+        """``run_script`` on its own connection, never coalesced with other calls."""
         if self.gate is None:
             return await self._run_script(script, keys, args)
         async with self.gate:
@@ -132,7 +157,8 @@ class Batch:
         # execute_command, not .evalsha(): redis-py's cluster pipeline blocks the method
         self._pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
 
-    async def execute(self) -> list[Any]:
+    async def execute(self, *, raise_on_error: bool = True) -> list[Any]:
+        """Send everything queued; with ``raise_on_error=False`` errors come back as replies."""
         gate = self._executor.gate
         if gate is None:
             replies = await self._pipe.execute(raise_on_error=False)
@@ -142,13 +168,87 @@ class Batch:
         for index, (script, keys, args) in self._scripts.items():
             reply = replies[index]
             if isinstance(reply, NoScriptError):
-                replies[index] = await self._executor.run_script(script, keys, args)
+                try:
+                    replies[index] = await self._executor.run_script_now(script, keys, args)
+                except ScriptError as error:
+                    replies[index] = error
             elif isinstance(reply, ResponseError):
                 replies[index] = _script_error(script, reply)
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
+        if raise_on_error:
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
         return list(replies)
+
+
+Call: TypeAlias = "tuple[LuaScript, Sequence[str], Sequence[Arg], asyncio.Future[Any]]"
+
+
+class _Coalescer:
+    """Collects the script calls of one loop iteration and sends them as one pipeline."""
+
+    __slots__ = ("_executor", "_pending", "_scheduled", "_tasks", "in_flight")
+
+    MAX_BATCH = 256
+
+    def __init__(self, executor: Executor) -> None:
+        self._executor = executor
+        self._pending: list[Call] = []
+        self._scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.in_flight = 0  # calls and batches on the wire
+
+    @property
+    def idle(self) -> bool:
+        return not self.in_flight and not self._pending
+
+    def submit(
+        self, script: LuaScript, keys: Sequence[str], args: Sequence[Arg]
+    ) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending.append((script, keys, args, future))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush, loop)
+        return future
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._scheduled = False
+        calls = [call for call in self._pending if not call[3].done()]  # cancelled: dropped
+        self._pending = []
+        for start in range(0, len(calls), self.MAX_BATCH):
+            # every outcome lands in the callers' futures; the task set keeps it referenced
+            task = loop.create_task(self._send(calls[start : start + self.MAX_BATCH]))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, calls: list[Call]) -> None:
+        self.in_flight += 1
+        try:
+            if len(calls) == 1:
+                script, keys, args, _ = calls[0]
+                replies = [await self._executor.run_script_now(script, keys, args)]
+            else:
+                batch = self._executor.batch()
+                for script, keys, args, _ in calls:
+                    batch.script(script, keys, args)
+                replies = await batch.execute(raise_on_error=False)
+        except asyncio.CancelledError:
+            for *_, future in calls:
+                future.cancel()
+            raise
+        except BaseException as error:
+            replies = [error] * len(calls)
+        finally:
+            self.in_flight -= 1
+        for (*_, future), reply in zip(calls, replies, strict=True):
+            if future.done():
+                continue
+            if isinstance(reply, BaseException):
+                future.set_exception(reply)
+            else:
+                future.set_result(reply)
 
 
 _executors: weakref.WeakKeyDictionary[Any, Executor] = weakref.WeakKeyDictionary()

@@ -13,6 +13,7 @@ position), so the two forms cannot meet.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 from .errors import ConfigurationError
@@ -23,6 +24,7 @@ _ESCAPES = str.maketrans({"%": "%25", "{": "%7B", "}": "%7D"})
 _RESERVED_FIRST = {"#": "%23", "~": "%7E"}
 
 
+@functools.lru_cache(maxsize=4096)  # the same identifiers come back (users, addresses, keys)
 def escape(text: str) -> str:
     """Return ``text`` with no braces, injectively; long text becomes a digest."""
     if len(text) > MAX_PLAIN_LENGTH:

@@ -235,7 +235,11 @@ class RedisServer:
             shutil.rmtree(self.directory, ignore_errors=True)
 
     def __enter__(self) -> RedisServer:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.cleanup()  # a half-started group must not leave servers running
+            raise
 
     def __exit__(self, *exc_info: object) -> None:
         self.cleanup()
@@ -290,7 +294,11 @@ class ClusterGroup:
             node.cleanup()
 
     def __enter__(self) -> ClusterGroup:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.cleanup()  # a half-started group must not leave servers running
+            raise
 
     def __exit__(self, *exc_info: object) -> None:
         self.cleanup()
@@ -338,7 +346,11 @@ class SentinelGroup:
             server.cleanup()
 
     def __enter__(self) -> SentinelGroup:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.cleanup()  # a half-started group must not leave servers running
+            raise
 
     def __exit__(self, *exc_info: object) -> None:
         self.cleanup()

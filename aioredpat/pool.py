@@ -20,13 +20,14 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
+from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialWithJitterBackoff
 
 from ._executor import Client, Executor, Gate
+from ._pools import WaitingConnectionPool, WaitingSentinelConnectionPool
 from .errors import ConfigurationError
 
 __all__ = ("RedisPool",)
@@ -85,7 +86,7 @@ class RedisPool:
     ) -> RedisPool:
         """A standalone server at ``url`` (``redis://``, ``rediss://`` or ``unix://``)."""
         _check_limits(max_connections, pool_timeout)
-        pool = BlockingConnectionPool.from_url(
+        pool = WaitingConnectionPool.from_url(
             url,
             max_connections=max_connections,
             timeout=pool_timeout,
@@ -155,11 +156,13 @@ class RedisPool:
         )
         client = sentinel.master_for(
             service_name,
+            connection_pool_class=WaitingSentinelConnectionPool,
             max_connections=max_connections,
+            timeout=pool_timeout,
             retry=_retry(retries),
             **{**_DEFAULTS, **options},
         )
-        return cls(client, gate=Gate(max_connections, pool_timeout), closers=sentinel.sentinels)
+        return cls(client, closers=sentinel.sentinels)
 
     async def aclose(self) -> None:
         """Close every connection of the pool (and those to the sentinels)."""

@@ -71,10 +71,15 @@ class Limiter:
         self._clock = clock
         self._server_clock: ServerClock | None = None
 
+    def policies(self) -> list[tuple[int, float]]:
+        """``(quota, window seconds)`` of each limit, as HTTP ``RateLimit-Policy`` states them."""
+        raise NotImplementedError
+
     def _key_list(self, identifier: str | int) -> list[str]:
         raise NotImplementedError
 
     async def _now_arg(self) -> Arg:
+        """The time to pass the script: "" (it reads TIME) unless injected or refused."""
         if self._clock is not None:
             return int(self._clock() * 1e6)
         if self._server_clock is not None:
@@ -82,13 +87,14 @@ class Limiter:
         return ""
 
     async def _check(self, identifier: str | int, cost: int, consume: str) -> RateLimitResult:
-        if isinstance(cost, bool) or not isinstance(cost, int) or not 1 <= cost <= self._max_cost:
+        if type(cost) is not int or not 1 <= cost <= self._max_cost:
             raise ConfigurationError(
                 f"cost must be an int from 1 to {self._max_cost} (more could never pass), "
                 f"got {cost!r}"
             )
         keys = self._key_list(identifier)
-        args = (await self._now_arg(), cost, consume, *self._limit_args)
+        plain = self._clock is None and self._server_clock is None
+        args = ("" if plain else await self._now_arg(), cost, consume, *self._limit_args)
         try:
             reply = await self._executor.run_script(self._script, keys, args)
         except ScriptError as error:

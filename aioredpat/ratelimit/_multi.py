@@ -56,5 +56,8 @@ class MultiLimit(Limiter):
         self._parts = [f"{kind}{amount}/{seconds!r}" for amount, seconds in self.limits]
         super().__init__(conn, namespace=namespace, limits=pairs, clock=clock)
 
+    def policies(self) -> list[tuple[int, float]]:
+        return list(self.limits)
+
     def _key_list(self, identifier: str | int) -> list[str]:
         return [self._keys.key(identifier, part) for part in self._parts]

@@ -23,5 +23,4 @@ class RateLimitResult:
 
     @classmethod
     def from_reply(cls, reply: Sequence[int]) -> RateLimitResult:
-        allowed, remaining, retry_us, reset_us = reply
-        return cls(bool(allowed), int(remaining), retry_us / 1e6, reset_us / 1e6)
+        return cls(reply[0] == 1, reply[1], reply[2] / 1e6, reply[3] / 1e6)

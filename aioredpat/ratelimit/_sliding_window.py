@@ -43,5 +43,8 @@ class SlidingWindow(Limiter):
         window_us = round(self.window * 1e6)
         super().__init__(conn, namespace=namespace, limits=[(self.limit, window_us)], clock=clock)
 
+    def policies(self) -> list[tuple[int, float]]:
+        return [(self.limit, self.window)]
+
     def _key_list(self, identifier: str | int) -> list[str]:
         return [self._keys.single(self._kind, identifier)]

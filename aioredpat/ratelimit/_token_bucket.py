@@ -35,5 +35,8 @@ class TokenBucket(Limiter):
             conn, namespace=namespace, limits=[(self.capacity, interval_us)], clock=clock
         )
 
+    def policies(self) -> list[tuple[int, float]]:
+        return [(self.capacity, self.capacity / self.refill_rate)]  # a full bucket refills in w
+
     def _key_list(self, identifier: str | int) -> list[str]:
         return [self._keys.single("t", identifier)]

@@ -150,3 +150,22 @@ async def test_calls_survive_a_server_restart(redis_server_factory) -> None:
         server.start()
         assert await pool.client.set("pool:restart", 2) is True
         assert await pool.client.get("pool:restart") == b"2"
+
+
+async def test_cancelled_waiters_do_not_lose_wake_ups(redis_standalone_url: str) -> None:
+    async with RedisPool.from_url(
+        redis_standalone_url, max_connections=1, pool_timeout=None
+    ) as pool:
+        await pool.client.delete("pool:gate")
+        holder = asyncio.create_task(pool.client.blpop(["pool:gate"], timeout=0))
+        await asyncio.sleep(0.05)  # the holder has the only connection
+        waiters = [asyncio.create_task(pool.client.incr("pool:woken")) for _ in range(4)]
+        await asyncio.sleep(0.05)
+        waiters[0].cancel()
+        waiters[2].cancel()
+        async with Redis.from_url(redis_standalone_url) as other:
+            await other.rpush("pool:gate", "go")  # the holder returns its connection
+        assert list(await holder) == [b"pool:gate", b"go"]
+        done = await asyncio.gather(*waiters, return_exceptions=True)
+        assert [isinstance(d, asyncio.CancelledError) for d in done] == [True, False, True, False]
+        assert await pool.client.get("pool:woken") == b"2"
