@@ -13,6 +13,9 @@ from .errors import RateLimitExceeded as RateLimitExceeded
 from .errors import ScriptError as ScriptError
 from .errors import SerializationError as SerializationError
 from .errors import ServerNotFoundError as ServerNotFoundError
+from .lock import Lock as Lock
+from .lock import LockLease as LockLease
+from .lock import Redlock as Redlock
 from .pool import RedisPool as RedisPool
 from .ratelimit import FixedWindow as FixedWindow
 from .ratelimit import MultiLimit as MultiLimit
@@ -28,7 +31,9 @@ __all__ = (
     "AioredpatError",
     "ConfigurationError",
     "FixedWindow",
+    "Lock",
     "LockError",
+    "LockLease",
     "LockLost",
     "LockNotAcquired",
     "LockNotOwned",
@@ -37,6 +42,7 @@ __all__ = (
     "RateLimitExceeded",
     "RateLimitResult",
     "RedisPool",
+    "Redlock",
     "ScriptError",
     "SerializationError",
     "Serializer",

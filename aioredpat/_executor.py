@@ -21,6 +21,8 @@ from typing import Any, TypeAlias
 from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import NoScriptError, ResponseError
 
+from ._notify import Notifier
+from ._pools import deadline_after
 from ._scripts import LuaScript
 from .errors import ConfigurationError, ScriptError
 
@@ -42,7 +44,8 @@ class Gate:
     async def __aenter__(self) -> None:
         if self._semaphore.locked():
             try:
-                await asyncio.wait_for(self._semaphore.acquire(), self.timeout)
+                async with deadline_after(self.timeout):
+                    await self._semaphore.acquire()
             except TimeoutError:
                 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -71,13 +74,26 @@ class Executor:
     leaves is dropped, never sent.
     """
 
-    __slots__ = ("__weakref__", "_coalescer", "client", "gate", "is_cluster")
+    __slots__ = ("__weakref__", "_coalescer", "_notifier", "client", "gate", "is_cluster")
 
     def __init__(self, client: Client, *, gate: Gate | None = None, coalesce: bool = True) -> None:
         self.client = client
         self.gate = gate
         self.is_cluster = isinstance(client, RedisCluster)
         self._coalescer = _Coalescer(self) if coalesce else None
+        self._notifier: Notifier | None = None
+
+    @property
+    def notifier(self) -> Notifier:
+        """The shared pub/sub subscriber of this client, made on first use."""
+        if self._notifier is None:
+            self._notifier = Notifier(self.client)
+        return self._notifier
+
+    async def aclose(self) -> None:
+        """Stop what this executor runs in the background (the subscriber)."""
+        if self._notifier is not None:
+            await self._notifier.aclose()
 
     async def execute(self, *args: Arg, **options: Any) -> Any:
         """One command, one round trip."""

@@ -1,4 +1,5 @@
-"""Connection pools that wait for a free connection instead of failing.
+"""Connection pools that wait for a free connection instead of failing, and connections
+whose writes keep a caller's cancellation.
 
 redis-py's ``ConnectionPool`` raises "Too many connections" past ``max_connections``; its
 ``BlockingConnectionPool`` waits, but takes an ``asyncio.Condition`` and a timeout on every
@@ -12,14 +13,83 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import sys
 from typing import Any
 
-from redis.asyncio.connection import AbstractConnection, ConnectionPool
-from redis.asyncio.sentinel import SentinelConnectionPool
+from redis.asyncio.connection import (
+    AbstractConnection,
+    Connection,
+    ConnectionPool,
+    SSLConnection,
+    UnixDomainSocketConnection,
+)
+from redis.asyncio.sentinel import SentinelConnectionPool, SentinelManagedConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-__all__ = ("WaitingConnectionPool", "WaitingSentinelConnectionPool")
+if sys.version_info >= (3, 11):
+    from asyncio import timeout as deadline_after
+else:  # redis-py depends on async-timeout there
+    from async_timeout import timeout as deadline_after
+
+__all__ = (
+    "CONNECTION_CLASSES",
+    "DeadlineConnection",
+    "WaitingConnectionPool",
+    "WaitingSentinelConnectionPool",
+    "deadline_after",
+)
+
+
+class _DeadlineWrites:
+    """Writes bounded by ``socket_timeout`` through a deadline, not ``asyncio.wait_for``.
+
+    On Python 3.11 and older, ``asyncio.wait_for`` loses a cancellation that arrives just as
+    the operation it wraps completes (the 3.12 rewrite fixed it). redis-py bounds every write
+    with it, so a task cancelled while its command is being sent carries on as if nothing
+    happened: a timeout that never fires, a lock cleanup that never runs. A deadline bounds
+    the write the same way and lets the cancellation through. Reads keep redis-py's path.
+    """
+
+    socket_timeout: float | None
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        timeout = self.socket_timeout
+        if not timeout:
+            return await super().send_packed_command(command, check_health)  # type: ignore[misc,no-any-return]
+        self.socket_timeout = None  # a checked-out connection serves one caller at a time
+        try:
+            async with deadline_after(timeout):
+                await super().send_packed_command(command, check_health)  # type: ignore[misc]
+        except TimeoutError:
+            # redis-py's send path has already closed the connection on the cancellation
+            raise RedisTimeoutError("Timeout writing to socket") from None
+        finally:
+            self.socket_timeout = timeout
+
+
+class DeadlineConnection(_DeadlineWrites, Connection):
+    """TCP connection (see ``_DeadlineWrites``)."""
+
+
+class DeadlineSSLConnection(_DeadlineWrites, SSLConnection):
+    """TLS connection (see ``_DeadlineWrites``)."""
+
+
+class DeadlineUnixConnection(_DeadlineWrites, UnixDomainSocketConnection):
+    """Unix socket connection (see ``_DeadlineWrites``)."""
+
+
+class DeadlineSentinelConnection(_DeadlineWrites, SentinelManagedConnection):
+    """A Sentinel-managed master's connection (see ``_DeadlineWrites``)."""
+
+
+CONNECTION_CLASSES = {
+    "redis": DeadlineConnection,
+    "rediss": DeadlineSSLConnection,
+    "unix": DeadlineUnixConnection,
+}
 
 
 class _WaitForConnection:
@@ -71,7 +141,8 @@ class _WaitForConnection:
             if deadline is None:
                 await waiter
             else:
-                await asyncio.wait_for(waiter, max(0.0, deadline - loop.time()))
+                async with deadline_after(max(0.0, deadline - loop.time())):
+                    await waiter
         except BaseException as exc:
             if waiter in self._waiters:
                 self._waiters.remove(waiter)

@@ -20,14 +20,21 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from redis.asyncio import Redis, RedisCluster
+from redis.asyncio import ConnectionPool, Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
+from redis.asyncio.connection import Connection
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialWithJitterBackoff
 
 from ._executor import Client, Executor, Gate
-from ._pools import WaitingConnectionPool, WaitingSentinelConnectionPool
+from ._pools import (
+    CONNECTION_CLASSES,
+    DeadlineConnection,
+    DeadlineSentinelConnection,
+    WaitingConnectionPool,
+    WaitingSentinelConnectionPool,
+)
 from .errors import ConfigurationError
 
 __all__ = ("RedisPool",)
@@ -50,6 +57,22 @@ def _check_limits(max_connections: int, pool_timeout: float | None) -> None:
         raise ConfigurationError(f"max_connections must be >= 1, got {max_connections}")
     if pool_timeout is not None and pool_timeout <= 0:
         raise ConfigurationError(f"pool_timeout must be > 0 seconds or None, got {pool_timeout}")
+
+
+def _use_connection_class(client: RedisCluster, connection_class: type) -> None:
+    """Make a cluster client's nodes use ``connection_class`` (plain TCP nodes only).
+
+    redis-py's cluster client takes no connection class; its nodes manager hands one to
+    every node it makes, so it is set there (for nodes found later) and on the start nodes.
+    """
+    manager = getattr(client, "nodes_manager", None)
+    kwargs = getattr(manager, "connection_kwargs", None)
+    if not isinstance(kwargs, dict) or kwargs.get("connection_class") is not Connection:
+        return  # TLS, or a redis-py that works differently: keep its own
+    kwargs["connection_class"] = connection_class
+    for node in getattr(manager, "startup_nodes", {}).values():
+        if getattr(node, "connection_class", None) is Connection:
+            node.connection_class = connection_class
 
 
 class RedisPool:
@@ -86,6 +109,9 @@ class RedisPool:
     ) -> RedisPool:
         """A standalone server at ``url`` (``redis://``, ``rediss://`` or ``unix://``)."""
         _check_limits(max_connections, pool_timeout)
+        scheme = urlsplit(url).scheme
+        if scheme in CONNECTION_CLASSES:  # writes that keep cancellations (see _pools)
+            options.setdefault("connection_class", CONNECTION_CLASSES[scheme])
         pool = WaitingConnectionPool.from_url(
             url,
             max_connections=max_connections,
@@ -127,6 +153,7 @@ class RedisPool:
             retry=_retry(retries),
             **{**_DEFAULTS, **options},
         )
+        _use_connection_class(client, DeadlineConnection)
         return cls(client, gate=Gate(max_connections, pool_timeout))
 
     @classmethod
@@ -150,13 +177,22 @@ class RedisPool:
         _check_limits(max_connections, pool_timeout)
         if not sentinels:
             raise ConfigurationError("sentinel() needs at least one (host, port) sentinel")
-        sentinel = Sentinel(  # type: ignore[no-untyped-call]
-            [(host, int(port)) for host, port in sentinels],
-            sentinel_kwargs={**_DEFAULTS, **(sentinel_options or {})},
-        )
+        addresses = [(host, int(port)) for host, port in sentinels]
+        sentinel_kwargs = {**_DEFAULTS, **(sentinel_options or {})}
+        sentinel = Sentinel(addresses, sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call]
+        # the clients that ask the sentinels for the master get cancellation-safe writes too
+        sentinel.sentinels = [
+            Redis.from_pool(
+                ConnectionPool(
+                    host=host, port=port, connection_class=DeadlineConnection, **sentinel_kwargs
+                )
+            )
+            for host, port in addresses
+        ]
         client = sentinel.master_for(
             service_name,
             connection_pool_class=WaitingSentinelConnectionPool,
+            connection_class=DeadlineSentinelConnection,
             max_connections=max_connections,
             timeout=pool_timeout,
             retry=_retry(retries),
@@ -166,6 +202,7 @@ class RedisPool:
 
     async def aclose(self) -> None:
         """Close every connection of the pool (and those to the sentinels)."""
+        await self._executor.aclose()
         await self.client.aclose()
         for closer in self._closers:
             await closer.aclose()

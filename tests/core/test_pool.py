@@ -169,3 +169,29 @@ async def test_cancelled_waiters_do_not_lose_wake_ups(redis_standalone_url: str)
         done = await asyncio.gather(*waiters, return_exceptions=True)
         assert [isinstance(d, asyncio.CancelledError) for d in done] == [True, False, True, False]
         assert await pool.client.get("pool:woken") == b"2"
+
+
+async def _cancel_at_every_step(client, key: str) -> list[str]:
+    outcomes = []
+    for steps in range(6):
+        task = asyncio.create_task(client.get(key))
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        outcome = (await asyncio.gather(task, return_exceptions=True))[0]
+        outcomes.append(type(outcome).__name__)
+    return outcomes
+
+
+async def test_a_cancelled_command_always_raises_cancelled_error(redis_conn: RedisPool) -> None:
+    # Python 3.11's asyncio.wait_for, which redis-py bounds writes with, can drop a
+    # cancellation that lands as the write completes; the pool's connections do not.
+    await redis_conn.client.set("cancel:k", "v")
+    assert set(await _cancel_at_every_step(redis_conn.client, "cancel:k")) == {"CancelledError"}
+    assert await redis_conn.client.get("cancel:k") == b"v"  # and the connections still work
+
+
+async def test_a_cancelled_command_on_sentinel_raises_cancelled_error(redis_sentinel) -> None:
+    async with RedisPool.sentinel(redis_sentinel.sentinels, redis_sentinel.service_name) as pool:
+        await pool.client.set("cancel:k", "v")
+        assert set(await _cancel_at_every_step(pool.client, "cancel:k")) == {"CancelledError"}

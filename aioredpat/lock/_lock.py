@@ -1,0 +1,329 @@
+"""``Lock``: a lease on one name, fenced, released on cancellation, handed off by notification."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import secrets
+import sys
+import weakref
+from types import TracebackType
+from typing import Any
+
+import anyio
+
+from .._executor import executor_for
+from .._keys import KeyBuilder, check_namespace
+from .._scripts import LuaScript
+from ..errors import ConfigurationError, LockLost, LockNotAcquired, LockNotOwned
+
+__all__ = ("Lock", "LockBase", "LockLease", "check_ttl")
+
+log = logging.getLogger("aioredpat")
+
+ACQUIRE = LuaScript("lock_acquire")
+RELEASE = LuaScript("lock_release")
+EXTEND = LuaScript("lock_extend")
+ABANDON = LuaScript("lock_abandon")
+
+_UNSET: Any = object()
+
+
+def check_ttl(
+    name: str, value: object, *, allow_none: bool = False, allow_zero: bool = False
+) -> Any:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigurationError(f"{name} must be a number of seconds, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero) or value != value:
+        raise ConfigurationError(f"{name} must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class LockLease:
+    """One acquisition of a lock: its own token, its fencing token, and its release.
+
+    ``fencing_token`` increases strictly over successive acquisitions of one name: pass it
+    with every write the lock protects, and have the store reject a write whose token is
+    lower than one it has already seen.
+    """
+
+    name: str
+    fencing_token: int
+    token: str = dataclasses.field(repr=False)
+    lock: LockBase = dataclasses.field(repr=False)
+
+    async def release(self) -> None:
+        """Give the lock up (one EVALSHA, waking the waiters); ``LockNotOwned`` if it was lost."""
+        await self.lock._release(self)
+
+    async def extend(self, ttl: float | None = None) -> None:
+        """Hold the lock ``ttl`` more seconds from now (the lock's ttl by default).
+
+        Raises ``LockNotOwned`` when the lease already expired or was taken over.
+        """
+        await self.lock._extend(self, ttl)
+
+
+@dataclasses.dataclass(slots=True)
+class _Block:
+    """The state of one ``async with lock:`` block (kept per task, never on the lock)."""
+
+    lease: LockLease
+    task: asyncio.Task[Any]
+    watchdog: asyncio.Task[None] | None = None
+    lost: bool = False
+
+
+class LockBase:
+    """What ``Lock`` and ``Redlock`` share: ``async with``, release on exit, the watchdog.
+
+    Subclasses provide ``acquire()``, ``_release(lease)`` and ``_extend(lease, ttl)``.
+    """
+
+    name: str
+    ttl: float
+    auto_extend: bool
+    release_timeout: float
+    _blocks: weakref.WeakKeyDictionary[asyncio.Task[Any], list[_Block]]
+    _cleanups: set[asyncio.Task[Any]]
+
+    def _init_blocks(self) -> None:
+        self._blocks = weakref.WeakKeyDictionary()
+        self._cleanups = set()
+
+    async def acquire(self, *, blocking_timeout: float | None = _UNSET) -> LockLease:
+        raise NotImplementedError
+
+    async def _release(self, lease: LockLease) -> None:
+        raise NotImplementedError
+
+    async def _extend(self, lease: LockLease, ttl: float | None) -> None:
+        raise NotImplementedError
+
+    def _in_background(self, coroutine: Any) -> None:
+        """Run clean-up that must finish even though its caller could not wait for it."""
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._cleanups.add(task)  # referenced until done; failures are logged inside
+        task.add_done_callback(self._cleanups.discard)
+
+    async def __aenter__(self) -> LockLease:
+        lease = await self.acquire()
+        task = asyncio.current_task()
+        assert task is not None
+        block = _Block(lease, task)
+        if self.auto_extend:
+            block.watchdog = asyncio.get_running_loop().create_task(self._watch(block))
+        self._blocks.setdefault(task, []).append(block)
+        return lease
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        block = self._blocks[task].pop()
+        if not self._blocks[task]:
+            del self._blocks[task]
+        if block.watchdog is not None:
+            block.watchdog.cancel()
+        released = await self._release_on_exit(block.lease)
+        if block.lost:
+            if isinstance(exc, asyncio.CancelledError) and sys.version_info >= (3, 11):
+                if task.uncancel() > 0:
+                    return  # cancelled from elsewhere too: let that cancellation go on
+            raise LockLost(
+                f"lock {self.name!r} was lost while its block ran", name=self.name
+            ) from exc
+        if not released and exc is None:
+            raise LockNotOwned(
+                f"lock {self.name!r} expired before its block ended (ttl {self.ttl}s)",
+                name=self.name,
+            )
+
+    async def _release_on_exit(self, lease: LockLease) -> bool:
+        """Release, shielded and bounded by ``release_timeout``; False when it was not held."""
+        released = True
+        try:
+            with anyio.CancelScope(shield=True):
+                released = await self._release_quietly(lease)
+        except asyncio.CancelledError:
+            # a second, native cancellation reached the shielded release: finish it anyway
+            self._in_background(self._release_quietly(lease))
+            raise
+        return released
+
+    async def _release_quietly(self, lease: LockLease) -> bool:
+        with anyio.move_on_after(self.release_timeout) as scope:
+            try:
+                await lease.release()
+            except LockNotOwned:
+                return False
+            except Exception as error:
+                log.warning("aioredpat: lock %r: release failed (%r); it expires in %ss",
+                            self.name, error, self.ttl)  # fmt: skip
+        if scope.cancelled_caught:
+            log.warning(
+                "aioredpat: lock %r: release timed out; it expires in %ss", self.name, self.ttl
+            )
+        return True
+
+    async def _watch(self, block: _Block) -> None:
+        """Extend every ttl/3; cancel the body once the lease is gone or unreachable for a ttl."""
+        loop = asyncio.get_running_loop()
+        last_success = loop.time()
+        while True:
+            await asyncio.sleep(self.ttl / 3)
+            try:
+                await block.lease.extend()
+                last_success = loop.time()
+                continue
+            except LockNotOwned:
+                pass
+            except Exception as error:
+                if loop.time() - last_success < self.ttl:
+                    log.warning(
+                        "aioredpat: lock %r: extension failed (%r); retrying", self.name, error
+                    )
+                    continue
+            block.lost = True
+            block.task.cancel(f"lock {self.name!r} lost")
+            return
+
+
+class Lock(LockBase):
+    """A distributed lock on ``name`` with leases of ``ttl`` seconds.
+
+    ``async with lock as lease:`` acquires (waiting up to ``blocking_timeout``; ``None``
+    waits as long as it takes, ``0`` tries once) and releases when the block ends, also
+    when it is cancelled. ``lease = await lock.acquire()`` does the same by hand.
+
+    Keys (one hash tag per name): ``<namespace>:{<name>}:held`` (the holder's token, with
+    the lease's TTL), ``...:fence`` (the fencing counter, kept without TTL on purpose), and
+    ``...:abandoned`` (tokens of cancelled acquisitions, with TTL). Waiters listen on the
+    channel ``<namespace>:{<name>}:released`` and re-check at the holder's expiry.
+
+    ``auto_extend=True`` runs a watchdog that extends the lease every ``ttl / 3`` while the
+    ``async with`` body runs; if the lease is lost anyway, the body is cancelled and
+    ``LockLost`` is raised from the block.
+    """
+
+    def __init__(
+        self,
+        conn: object,
+        name: str,
+        *,
+        ttl: float,
+        blocking_timeout: float | None = None,
+        auto_extend: bool = False,
+        namespace: str = "lock",
+        release_timeout: float = 5.0,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(f"name must be a non-empty str, got {name!r}")
+        self.name = name
+        self.ttl = check_ttl("ttl", ttl)
+        if self.ttl < 0.001:
+            raise ConfigurationError(f"ttl must be at least a millisecond, got {ttl!r}")
+        self.blocking_timeout = check_ttl(
+            "blocking_timeout", blocking_timeout, allow_none=True, allow_zero=True
+        )
+        self.auto_extend = bool(auto_extend)
+        self.release_timeout = check_ttl("release_timeout", release_timeout)
+        self._executor = executor_for(conn)
+        keys = KeyBuilder(check_namespace(namespace))
+        self._key = keys.key(name, "held")
+        self._acquire_keys = (self._key, keys.key(name, "fence"), keys.key(name, "abandoned"))
+        self._channel = keys.key(name, "released")
+        self._ttl_ms = max(1, round(self.ttl * 1000))
+        self._init_blocks()
+
+    def __repr__(self) -> str:
+        return f"Lock({self.name!r}, ttl={self.ttl})"
+
+    async def locked(self) -> bool:
+        """Whether anyone holds the lock now (one EXISTS)."""
+        return bool(await self._executor.execute("EXISTS", self._key))
+
+    async def acquire(self, *, blocking_timeout: float | None = _UNSET) -> LockLease:
+        """Take the lock, waiting up to ``blocking_timeout`` seconds; a new lease each time.
+
+        Uncontended: one EVALSHA. Contended: subscribe to the release channel, then try
+        again on every release and at the holder's expiry. A cancelled or failed acquire
+        never leaves the lock held by a token nobody knows.
+        """
+        timeout = (
+            self.blocking_timeout
+            if blocking_timeout is _UNSET
+            else check_ttl("blocking_timeout", blocking_timeout, allow_none=True, allow_zero=True)
+        )
+        token = secrets.token_hex(16)
+        fence, wait = await self._try(token)
+        if fence is not None:
+            return LockLease(self.name, fence, token, self)
+        if timeout == 0:
+            raise LockNotAcquired(f"lock {self.name!r} is held", name=self.name)
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        async with self._executor.notifier.listen(self._channel) as released:
+            while True:
+                released.clear()
+                fence, wait = await self._try(
+                    token
+                )  # again: a release may predate the subscription
+                if fence is not None:
+                    return LockLease(self.name, fence, token, self)
+                if deadline is not None:
+                    left = deadline - loop.time()
+                    if left <= 0:
+                        raise LockNotAcquired(
+                            f"lock {self.name!r} still held after {timeout}s", name=self.name
+                        )
+                    wait = min(wait, left)
+                with anyio.move_on_after(wait):
+                    await released.wait()
+
+    async def _try(self, token: str) -> tuple[int | None, float]:
+        """One acquisition attempt: (fencing token, None) or (None, seconds the holder has left)."""
+        try:
+            taken, value = await self._executor.run_script(
+                ACQUIRE, self._acquire_keys, (token, self._ttl_ms)
+            )
+        except BaseException:
+            # cancelled or failed mid-flight: the script may have run, so undo it for sure
+            await self._abandon(token)
+            raise
+        if taken:
+            return int(value), 0.0
+        return None, max(value, 1) / 1000  # -2 (just expired), -1 (abandoned): try again soon
+
+    async def _abandon(self, token: str) -> None:
+        with anyio.CancelScope(shield=True), anyio.move_on_after(self.release_timeout):
+            try:
+                args = (token, self._ttl_ms, self._channel)
+                await self._executor.run_script(ABANDON, self._acquire_keys[::2], args)
+            except Exception as error:
+                log.warning(
+                    "aioredpat: lock %r: cleanup of a cancelled acquire failed: %r",
+                    self.name,
+                    error,
+                )
+
+    async def _release(self, lease: LockLease) -> None:
+        if not await self._executor.run_script(RELEASE, (self._key,), (lease.token, self._channel)):
+            raise LockNotOwned(
+                f"lock {self.name!r} was no longer held by this lease", name=self.name
+            )
+
+    async def _extend(self, lease: LockLease, ttl: float | None) -> None:
+        ttl_ms = self._ttl_ms if ttl is None else max(1, round(check_ttl("ttl", ttl) * 1000))
+        if not await self._executor.run_script(EXTEND, (self._key,), (lease.token, ttl_ms)):
+            raise LockNotOwned(
+                f"lock {self.name!r} was no longer held by this lease", name=self.name
+            )

@@ -1,0 +1,241 @@
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+
+from aioredpat import (
+    ConfigurationError,
+    Lock,
+    LockLost,
+    LockNotAcquired,
+    LockNotOwned,
+    RedisPool,
+)
+from aioredpat.testing import command_counts, reset_command_counts
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def wait_until(condition, *, bound: float = 10.0) -> None:
+    """Wait for a state in Redis (there is nothing to be notified of), failing after ``bound``."""
+    with anyio.fail_after(bound):
+        while not await condition():  # noqa: ASYNC110 - the state lives in Redis
+            await asyncio.sleep(0.01)
+
+
+async def test_mutual_exclusion_across_three_processes(redis_conn: RedisPool, request) -> None:
+    if redis_conn.is_cluster:
+        kind, urls = "cluster", ",".join(request.getfixturevalue("redis_cluster").urls)
+    else:
+        kind, urls = "standalone", request.getfixturevalue("redis_standalone_url")
+    tasks, rounds = 4, 15
+    command = [sys.executable, "-m", "tests.lock._worker", kind, urls, str(tasks), str(rounds)]
+    workers = [await asyncio.create_subprocess_exec(*command, cwd=ROOT) for _ in range(3)]
+    with anyio.fail_after(120):
+        assert [await worker.wait() for worker in workers] == [0, 0, 0]
+    assert int(await redis_conn.client.get("exclusion:counter")) == 3 * tasks * rounds
+
+
+async def test_fencing_tokens_increase_across_objects_and_pools(redis_conn, request) -> None:
+    other_url = None if redis_conn.is_cluster else request.getfixturevalue("redis_standalone_url")
+    other = (
+        RedisPool.from_url(other_url)
+        if other_url
+        else RedisPool.cluster(request.getfixturevalue("redis_cluster").urls)
+    )
+    async with other:
+        locks = [Lock(redis_conn, "fenced", ttl=5), Lock(other, "fenced", ttl=5)]
+        tokens = []
+        for i in range(12):
+            lease = await locks[i % 2].acquire()
+            tokens.append(lease.fencing_token)
+            await lease.release()
+    assert tokens == sorted(set(tokens)) and len(tokens) == 12
+
+
+async def test_an_expired_lease_cannot_touch_the_next_holder(redis_conn: RedisPool) -> None:
+    lock = Lock(redis_conn, "expiring", ttl=0.1)
+    first = await lock.acquire()
+
+    async def expired() -> bool:
+        return not await lock.locked()
+
+    await wait_until(expired)
+    second = await lock.acquire(blocking_timeout=0)
+    with pytest.raises(LockNotOwned):
+        await first.release()
+    with pytest.raises(LockNotOwned):
+        await first.extend(5)
+    assert await lock.locked()
+    assert second.fencing_token > first.fencing_token
+    await second.release()
+    assert not await lock.locked()
+
+
+async def test_blocking_timeout_raises_lock_not_acquired(redis_conn: RedisPool) -> None:
+    holder = await Lock(redis_conn, "busy", ttl=30).acquire()
+    with pytest.raises(LockNotAcquired) as info:
+        async with Lock(redis_conn, "busy", ttl=30, blocking_timeout=0.2):
+            pytest.fail("must not enter")
+    assert info.value.name == "busy"
+    with pytest.raises(LockNotAcquired):
+        await Lock(redis_conn, "busy", ttl=30).acquire(blocking_timeout=0)
+    await holder.release()
+
+
+async def test_one_lock_object_shared_by_many_tasks(redis_conn: RedisPool) -> None:
+    lock = Lock(redis_conn, "shared", ttl=10)
+    inside, counter, tokens = 0, 0, []
+
+    async def worker() -> None:
+        nonlocal inside, counter
+        for _ in range(3):
+            async with lock as lease:
+                inside += 1
+                assert inside == 1
+                value = counter
+                await asyncio.sleep(0.002)
+                counter = value + 1
+                tokens.append(lease.token)
+                inside -= 1
+
+    await asyncio.gather(*(worker() for _ in range(12)))
+    assert counter == 36
+    assert len(set(tokens)) == 36  # every acquisition had its own lease
+    assert not await lock.locked()
+
+
+async def test_release_wakes_a_waiter_without_polling(redis_conn: RedisPool) -> None:
+    holder_lock = Lock(redis_conn, "handoff", ttl=60)
+    holder = await holder_lock.acquire()
+    waiter_lock = Lock(redis_conn, "handoff", ttl=60, blocking_timeout=20)
+    await reset_command_counts(redis_conn)
+    waiter = asyncio.create_task(waiter_lock.acquire())
+    await asyncio.sleep(0.5)
+    assert not waiter.done()
+    await holder.release()
+    # the holder's 60 s ttl and the waiter's 20 s timeout: only a notification ends it sooner
+    lease = await asyncio.wait_for(waiter, 10)
+    assert lease.fencing_token > holder.fencing_token
+    counts = await command_counts(redis_conn)
+    assert counts["evalsha"] <= 4  # holder's release and the waiter's 2-3 tries: no polling
+    await lease.release()
+
+
+async def test_a_crashed_holders_lock_is_taken_when_it_expires(redis_conn: RedisPool) -> None:
+    await Lock(redis_conn, "crashed", ttl=0.3).acquire()  # never released, as if the process died
+    lease = await Lock(redis_conn, "crashed", ttl=5, blocking_timeout=20).acquire()
+    assert lease.fencing_token == 2
+    await lease.release()
+
+
+async def test_asyncio_cancellation_of_the_block_releases(redis_conn: RedisPool) -> None:
+    lock = Lock(redis_conn, "cancel-me", ttl=60)
+    entered = asyncio.Event()
+
+    async def body() -> None:
+        async with lock:
+            entered.set()
+            await asyncio.sleep(60)
+
+    task = asyncio.create_task(body())
+    await entered.wait()
+    assert await lock.locked()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not await lock.locked()
+
+
+async def test_anyio_cancel_scope_releases(redis_conn: RedisPool) -> None:
+    lock = Lock(redis_conn, "scoped", ttl=60)
+    with anyio.move_on_after(0.2) as scope:
+        async with lock:
+            await anyio.sleep(60)
+    assert scope.cancelled_caught
+    assert not await lock.locked()
+    holder = await lock.acquire()
+    with anyio.move_on_after(0.2) as scope:  # cancelled while waiting to acquire
+        async with lock:
+            pytest.fail("must not enter")
+    assert scope.cancelled_caught
+    await holder.release()
+    assert not await lock.locked()
+
+
+async def test_cancelled_acquires_never_leave_an_unknown_holder(redis_conn: RedisPool) -> None:
+    lock = Lock(redis_conn, "mid-flight", ttl=60)
+    rng = random.Random(7)
+    for _ in range(60):
+        task = asyncio.create_task(lock.acquire(blocking_timeout=5))
+        for _ in range(rng.randrange(0, 6)):
+            await asyncio.sleep(0)
+        task.cancel()
+        try:
+            lease = await task
+        except asyncio.CancelledError:
+            pass
+        else:
+            await lease.release()
+        assert not await lock.locked()
+
+
+async def test_auto_extend_keeps_the_lock_past_its_ttl(redis_conn: RedisPool) -> None:
+    lock = Lock(redis_conn, "long-job", ttl=0.3, auto_extend=True)
+    async with lock as lease:
+        await asyncio.sleep(1.2)
+        assert await lock.locked()
+        await lease.extend()  # still ours
+    assert not await lock.locked()
+
+
+async def test_a_lost_lease_raises_lock_lost_in_the_body(redis_conn: RedisPool) -> None:
+    lock = Lock(redis_conn, "stolen", ttl=0.3, auto_extend=True)
+    finished = False
+    with pytest.raises(LockLost):
+        async with lock:
+            await redis_conn.client.delete("lock:{stolen}:held")  # an operator removes it
+            await asyncio.sleep(10)
+            finished = True
+    assert not finished
+
+
+async def test_without_auto_extend_an_expired_block_says_so(redis_conn: RedisPool) -> None:
+    with pytest.raises(LockNotOwned):
+        async with Lock(redis_conn, "too-slow", ttl=0.1):
+            await asyncio.sleep(0.5)
+
+
+async def test_only_the_fencing_counter_has_no_ttl(redis_conn: RedisPool) -> None:
+    lock = Lock(redis_conn, "ttl-check", ttl=30)
+    lease = await lock.acquire()
+    waiter = asyncio.create_task(lock.acquire(blocking_timeout=0.3))
+    with pytest.raises(LockNotAcquired):
+        await waiter
+    for _ in range(5):
+        task = asyncio.create_task(lock.acquire(blocking_timeout=1))
+        await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    client = redis_conn.client
+    keys = [key async for key in client.scan_iter(match="lock:*")]
+    without_ttl = [key for key in keys if await client.pttl(key) < 0]
+    assert without_ttl == [b"lock:{ttl-check}:fence"]
+    await lease.release()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"ttl": 0}, "ttl"), ({"ttl": -1}, "ttl"), ({"ttl": 5, "blocking_timeout": -1}, "blocking"),
+     ({"ttl": "5"}, "ttl"), ({"ttl": 5, "namespace": "a{b}"}, "namespace")],
+)  # fmt: skip
+def test_bad_configuration_fails_at_construction(redis_pool, options, message) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        Lock(redis_pool, "x", **options)
+    with pytest.raises(ConfigurationError, match="name"):
+        Lock(redis_pool, "", ttl=5)
