@@ -16,6 +16,7 @@ from .errors import ServerNotFoundError as ServerNotFoundError
 from .lock import Lock as Lock
 from .lock import LockLease as LockLease
 from .lock import Redlock as Redlock
+from .lock import Semaphore as Semaphore
 from .pool import RedisPool as RedisPool
 from .ratelimit import FixedWindow as FixedWindow
 from .ratelimit import MultiLimit as MultiLimit
@@ -44,6 +45,7 @@ __all__ = (
     "RedisPool",
     "Redlock",
     "ScriptError",
+    "Semaphore",
     "SerializationError",
     "Serializer",
     "ServerNotFoundError",

@@ -198,6 +198,12 @@ class LockBase:
 
 
 class Lock(LockBase):
+    _ACQUIRE = ACQUIRE
+    _RELEASE = RELEASE
+    _EXTEND = EXTEND
+    _ABANDON = ABANDON
+    _KEY_PART = "held"
+
     """A distributed lock on ``name`` with leases of ``ttl`` seconds.
 
     ``async with lock as lease:`` acquires (waiting up to ``blocking_timeout``; ``None``
@@ -212,7 +218,18 @@ class Lock(LockBase):
     ``auto_extend=True`` runs a watchdog that extends the lease every ``ttl / 3`` while the
     ``async with`` body runs; if the lease is lost anyway, the body is cancelled and
     ``LockLost`` is raised from the block.
+
+    ``replicas=N`` (for deployments that fail over) sends ``WAIT N`` with each acquisition,
+    on the same connection: an acquisition that fewer than ``N`` replicas acknowledged
+    within ``replica_timeout`` is given back and ``LockNotAcquired`` is raised, so a lease
+    is only handed out once a failover could not lose it.
     """
+
+    _ACQUIRE = ACQUIRE
+    _RELEASE = RELEASE
+    _EXTEND = EXTEND
+    _ABANDON = ABANDON
+    _KEY_PART = "held"
 
     def __init__(
         self,
@@ -224,7 +241,15 @@ class Lock(LockBase):
         auto_extend: bool = False,
         namespace: str = "lock",
         release_timeout: float = 5.0,
+        replicas: int = 0,
+        replica_timeout: float = 0.1,
     ) -> None:
+        if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
+            raise ConfigurationError(f"replicas must be an int >= 0, got {replicas!r}")
+        self.replicas = replicas
+        self._replica_timeout_ms = max(
+            1, round(check_ttl("replica_timeout", replica_timeout) * 1000)
+        )
         if not isinstance(name, str) or not name:
             raise ConfigurationError(f"name must be a non-empty str, got {name!r}")
         self.name = name
@@ -238,7 +263,7 @@ class Lock(LockBase):
         self.release_timeout = check_ttl("release_timeout", release_timeout)
         self._executor = executor_for(conn)
         keys = KeyBuilder(check_namespace(namespace))
-        self._key = keys.key(name, "held")
+        self._key = keys.key(name, self._KEY_PART)
         self._acquire_keys = (self._key, keys.key(name, "fence"), keys.key(name, "abandoned"))
         self._channel = keys.key(name, "released")
         self._ttl_ms = max(1, round(self.ttl * 1000))
@@ -292,9 +317,12 @@ class Lock(LockBase):
     async def _try(self, token: str) -> tuple[int | None, float]:
         """One acquisition attempt: (fencing token, None) or (None, seconds the holder has left)."""
         try:
-            taken, value = await self._executor.run_script(
-                ACQUIRE, self._acquire_keys, (token, self._ttl_ms)
-            )
+            if self.replicas:
+                taken, value = await self._acquire_acknowledged(token)
+            else:
+                taken, value = await self._executor.run_script(
+                    self._ACQUIRE, self._acquire_keys, self._acquire_args(token)
+                )
         except BaseException:
             # cancelled or failed mid-flight: the script may have run, so undo it for sure
             await self._abandon(token)
@@ -303,11 +331,32 @@ class Lock(LockBase):
             return int(value), 0.0
         return None, max(value, 1) / 1000  # -2 (just expired), -1 (abandoned): try again soon
 
+    async def _acquire_acknowledged(self, token: str) -> tuple[int, int]:
+        """Acquire and WAIT for replicas in one pipeline (WAIT covers its own connection)."""
+        batch = self._executor.batch()
+        batch.script(self._ACQUIRE, self._acquire_keys, self._acquire_args(token))
+        options: dict[str, Any] = {}
+        if self._executor.is_cluster:
+            options["target_nodes"] = self._executor.client.get_node_from_key(self._key)  # type: ignore[union-attr]
+        batch.command("WAIT", self.replicas, self._replica_timeout_ms, **options)
+        (taken, value), acknowledged = await batch.execute()
+        if taken and acknowledged < self.replicas:
+            await self._executor.run_script(self._RELEASE, (self._key,), (token, self._channel))
+            raise LockNotAcquired(
+                f"lock {self.name!r}: {acknowledged} of {self.replicas} replicas acknowledged "
+                f"within {self._replica_timeout_ms} ms",
+                name=self.name,
+            )
+        return taken, value
+
+    def _acquire_args(self, token: str) -> tuple[str | int, ...]:
+        return (token, self._ttl_ms)
+
     async def _abandon(self, token: str) -> None:
         with anyio.CancelScope(shield=True), anyio.move_on_after(self.release_timeout):
             try:
                 args = (token, self._ttl_ms, self._channel)
-                await self._executor.run_script(ABANDON, self._acquire_keys[::2], args)
+                await self._executor.run_script(self._ABANDON, self._acquire_keys[::2], args)
             except Exception as error:
                 log.warning(
                     "aioredpat: lock %r: cleanup of a cancelled acquire failed: %r",
@@ -316,14 +365,15 @@ class Lock(LockBase):
                 )
 
     async def _release(self, lease: LockLease) -> None:
-        if not await self._executor.run_script(RELEASE, (self._key,), (lease.token, self._channel)):
+        args = (lease.token, self._channel)
+        if not await self._executor.run_script(self._RELEASE, (self._key,), args):
             raise LockNotOwned(
                 f"lock {self.name!r} was no longer held by this lease", name=self.name
             )
 
     async def _extend(self, lease: LockLease, ttl: float | None) -> None:
         ttl_ms = self._ttl_ms if ttl is None else max(1, round(check_ttl("ttl", ttl) * 1000))
-        if not await self._executor.run_script(EXTEND, (self._key,), (lease.token, ttl_ms)):
+        if not await self._executor.run_script(self._EXTEND, (self._key,), (lease.token, ttl_ms)):
             raise LockNotOwned(
                 f"lock {self.name!r} was no longer held by this lease", name=self.name
             )

@@ -239,3 +239,18 @@ def test_bad_configuration_fails_at_construction(redis_pool, options, message) -
         Lock(redis_pool, "x", **options)
     with pytest.raises(ConfigurationError, match="name"):
         Lock(redis_pool, "", ttl=5)
+
+
+async def test_replicas_must_acknowledge_an_acquisition(redis_sentinel, redis_conn) -> None:
+    async with RedisPool.sentinel(redis_sentinel.sentinels, redis_sentinel.service_name) as pool:
+        lock = Lock(pool, "replicated", ttl=10, replicas=1, replica_timeout=5)
+        async with lock as lease:
+            assert (
+                redis_sentinel.replica.command("GET", "lock:{replicated}:held")
+                == lease.token.encode()
+            )
+    # the test servers of redis_conn have no replicas: nothing can acknowledge
+    unreplicated = Lock(redis_conn, "replicated", ttl=10, replicas=1, replica_timeout=0.05)
+    with pytest.raises(LockNotAcquired, match="0 of 1 replicas"):
+        await unreplicated.acquire()
+    assert not await unreplicated.locked()
