@@ -7,6 +7,9 @@ listen on a channel instead of polling::
         while not await try_again():
             await wait_or_timeout(woken, ttl)   # ``woken`` is set when a message arrives
 
+A listener may give a ``token``: it is then woken only by messages whose first word is
+that token (their text is kept in ``wakeup.payload``) or that are empty (a broadcast), so a
+publisher can wake, and tell something to, one waiter among many.
 ``listen`` returns once the channel is subscribed, so a message published after that is
 never missed. All channels share one connection and one reader task per client; a channel
 is unsubscribed once it has had no listener for a second, and the reader ends when nothing
@@ -30,37 +33,52 @@ from redis.asyncio import Redis, RedisCluster
 
 from ._pools import deadline_after
 
-__all__ = ("Notifier",)
+__all__ = ("Notifier", "Wakeup")
 
 log = logging.getLogger("aioredpat")
 
 IDLE_UNSUBSCRIBE = 1.0  # seconds a channel stays subscribed with no listener
 
 
+class Wakeup:
+    """One listener: ``event`` is set when woken; ``payload`` holds a message meant for it."""
+
+    __slots__ = ("event", "payload", "token")
+
+    def __init__(self, token: str | None) -> None:
+        self.event = asyncio.Event()
+        self.payload: str | None = None
+        self.token = token
+
+
 class Notifier:
     def __init__(self, client: Redis | RedisCluster) -> None:
         self._client = client
-        self._listeners: dict[str, set[asyncio.Event]] = {}
+        self._listeners: dict[str, set[Wakeup]] = {}
         self._subscribed: set[str] = set()
         self._confirmations: dict[str, asyncio.Future[None]] = {}
         self._idle_since: dict[str, float] = {}
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._own_client: Redis | None = None
+        # redis-py's PubSub takes its connection on first use without a lock: concurrent
+        # (un)subscribes could each take one, and all but the last would go unheard
+        self._commands = asyncio.Lock()
 
     @contextlib.asynccontextmanager
-    async def listen(self, channel: str) -> AsyncIterator[asyncio.Event]:
-        """Subscribe (if needed) and yield an event set whenever ``channel`` gets a message."""
-        event = asyncio.Event()
-        self._listeners.setdefault(channel, set()).add(event)
+    async def listen(self, channel: str, token: str | None = None) -> AsyncIterator[Wakeup]:
+        """Subscribe (if needed) and yield a ``Wakeup`` set when ``channel`` gets a message
+        (with ``token``: a message for that token, or an empty one)."""
+        wakeup = Wakeup(token)
+        self._listeners.setdefault(channel, set()).add(wakeup)
         self._idle_since.pop(channel, None)
         try:
             await self._subscribe(channel)
-            yield event
+            yield wakeup
         finally:
             listeners = self._listeners.get(channel)
             if listeners is not None:
-                listeners.discard(event)
+                listeners.discard(wakeup)
                 if not listeners:
                     del self._listeners[channel]
                     self._idle_since[channel] = asyncio.get_running_loop().time()
@@ -73,9 +91,10 @@ class Notifier:
             confirmation = asyncio.get_running_loop().create_future()
             self._confirmations[channel] = confirmation
             try:
-                if self._pubsub is None:
-                    self._pubsub = self._subscriber_client().pubsub()
-                await self._pubsub.subscribe(channel)
+                async with self._commands:
+                    if self._pubsub is None:
+                        self._pubsub = self._subscriber_client().pubsub()
+                    await self._pubsub.subscribe(channel)
                 self._ensure_reader()  # after SUBSCRIBE: the pubsub has its connection now
             except Exception as error:
                 self._confirmations.pop(channel, None)
@@ -132,8 +151,15 @@ class Notifier:
         channel = message["channel"]
         channel = channel.decode() if isinstance(channel, bytes) else channel
         if kind == "message":
-            for event in self._listeners.get(channel, ()):
-                event.set()
+            data = message["data"]
+            payload = data.decode() if isinstance(data, bytes) else str(data)
+            addressee = payload.split(" ", 1)[0]
+            for wakeup in self._listeners.get(channel, ()):
+                if wakeup.token is not None and addressee == wakeup.token:
+                    wakeup.payload = payload
+                    wakeup.event.set()
+                elif not payload or wakeup.token is None:
+                    wakeup.event.set()
         elif kind == "subscribe":
             self._subscribed.add(channel)
             confirmation = self._confirmations.pop(channel, None)
@@ -152,7 +178,8 @@ class Notifier:
         idle = [channel for channel in idle if channel in self._subscribed]
         if idle:
             self._subscribed.difference_update(idle)
-            await self._pubsub.unsubscribe(*idle)
+            async with self._commands:
+                await self._pubsub.unsubscribe(*idle)
 
     async def _reset_after_failure(self) -> None:
         self._subscribed.clear()
@@ -161,8 +188,8 @@ class Notifier:
                 confirmation.set_result(None)  # listeners go on; they re-check at expiry
         self._confirmations.clear()
         for listeners in self._listeners.values():
-            for event in listeners:
-                event.set()  # whatever was missed, check again now
+            for wakeup in listeners:
+                wakeup.event.set()  # whatever was missed, check again now
         await self._close_pubsub()
 
     async def _resubscribe(self) -> None:
@@ -173,8 +200,9 @@ class Notifier:
         for channel in channels:
             self._confirmations[channel] = loop.create_future()
         try:
-            self._pubsub = self._subscriber_client().pubsub()
-            await self._pubsub.subscribe(*channels)
+            async with self._commands:
+                self._pubsub = self._subscriber_client().pubsub()
+                await self._pubsub.subscribe(*channels)
         except Exception as error:
             log.warning("aioredpat: resubscribing failed (%r); retrying", error)
             await self._reset_after_failure()

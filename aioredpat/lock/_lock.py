@@ -29,6 +29,8 @@ ABANDON = LuaScript("lock_abandon")
 
 _UNSET: Any = object()
 
+QUEUE_STAY_MS = 2000  # a queued waiter tries again at least every half of this
+
 
 def check_ttl(
     name: str, value: object, *, allow_none: bool = False, allow_zero: bool = False
@@ -40,6 +42,11 @@ def check_ttl(
     if value < 0 or (value == 0 and not allow_zero) or value != value:
         raise ConfigurationError(f"{name} must be a positive number of seconds, got {value!r}")
     return float(value)
+
+
+def _cancelling(task: asyncio.Task[Any]) -> bool:
+    """Whether a cancellation (asyncio's, or an anyio scope's) is pending on ``task``."""
+    return sys.version_info < (3, 11) or task.cancelling() > 0
 
 
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)
@@ -133,7 +140,10 @@ class LockBase:
             del self._blocks[task]
         if block.watchdog is not None:
             block.watchdog.cancel()
-        released = await self._release_on_exit(block.lease)
+        if exc is None and not _cancelling(task):
+            released = await self._release_directly(block.lease)  # the common, clean exit
+        else:
+            released = await self._release_on_exit(block.lease)
         if block.lost:
             if isinstance(exc, asyncio.CancelledError) and sys.version_info >= (3, 11):
                 if task.uncancel() > 0:
@@ -146,6 +156,17 @@ class LockBase:
                 f"lock {self.name!r} expired before its block ended (ttl {self.ttl}s)",
                 name=self.name,
             )
+
+    async def _release_directly(self, lease: LockLease) -> bool:
+        """Release on a clean exit: nothing to shield from, unless a cancellation lands now."""
+        try:
+            await lease.release()
+        except LockNotOwned:
+            return False
+        except asyncio.CancelledError:
+            self._in_background(self._release_quietly(lease))  # finish it; let the cancel go on
+            raise
+        return True
 
     async def _release_on_exit(self, lease: LockLease) -> bool:
         """Release, shielded and bounded by ``release_timeout``; False when it was not held."""
@@ -212,8 +233,12 @@ class Lock(LockBase):
 
     Keys (one hash tag per name): ``<namespace>:{<name>}:held`` (the holder's token, with
     the lease's TTL), ``...:fence`` (the fencing counter, kept without TTL on purpose), and
-    ``...:abandoned`` (tokens of cancelled acquisitions, with TTL). Waiters listen on the
-    channel ``<namespace>:{<name>}:released`` and re-check at the holder's expiry.
+    ``...:abandoned`` (tokens of cancelled acquisitions, with TTL), and while anyone waits
+    ``...:queue`` and ``...:alive`` (the waiters in arrival order and their liveness, with
+    TTL). Waiters are served first come, first served: a release hands the lock straight to
+    the first live waiter and tells it on its own channel,
+    ``<namespace>:{<name>}:released:<token>``, so no other waiter wakes. Waiters also try
+    again at the holder's expiry and at least every second.
 
     ``auto_extend=True`` runs a watchdog that extends the lease every ``ttl / 3`` while the
     ``async with`` body runs; if the lease is lost anyway, the body is cancelled and
@@ -264,7 +289,13 @@ class Lock(LockBase):
         self._executor = executor_for(conn)
         keys = KeyBuilder(check_namespace(namespace))
         self._key = keys.key(name, self._KEY_PART)
-        self._acquire_keys = (self._key, keys.key(name, "fence"), keys.key(name, "abandoned"))
+        abandoned = keys.key(name, "abandoned")
+        queue, alive = keys.key(name, "queue"), keys.key(name, "alive")
+        self._acquire_keys: tuple[str, ...] = (
+            self._key, keys.key(name, "fence"), abandoned, queue, alive
+        )  # fmt: skip
+        self._release_keys: tuple[str, ...] = (self._key, self._acquire_keys[1], queue, alive)
+        self._abandon_keys: tuple[str, ...] = (self._key, abandoned, queue, alive)
         self._channel = keys.key(name, "released")
         self._ttl_ms = max(1, round(self.ttl * 1000))
         self._init_blocks()
@@ -289,39 +320,48 @@ class Lock(LockBase):
             else check_ttl("blocking_timeout", blocking_timeout, allow_none=True, allow_zero=True)
         )
         token = secrets.token_hex(16)
-        fence, wait = await self._try(token)
+        fence, wait = await self._try(token, 0)
         if fence is not None:
             return LockLease(self.name, fence, token, self)
         if timeout == 0:
             raise LockNotAcquired(f"lock {self.name!r} is held", name=self.name)
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        async with self._executor.notifier.listen(self._channel) as released:
-            while True:
-                released.clear()
-                fence, wait = await self._try(
-                    token
-                )  # again: a release may predate the subscription
-                if fence is not None:
-                    return LockLease(self.name, fence, token, self)
-                if deadline is not None:
-                    left = deadline - loop.time()
-                    if left <= 0:
-                        raise LockNotAcquired(
-                            f"lock {self.name!r} still held after {timeout}s", name=self.name
-                        )
-                    wait = min(wait, left)
-                with anyio.move_on_after(wait):
-                    await released.wait()
+        try:
+            async with self._executor.notifier.listen(self._wait_channel(token), token) as wakeup:
+                while True:
+                    if wakeup.payload is not None:  # a release handed the lock to us
+                        return LockLease(self.name, int(wakeup.payload.split()[1]), token, self)
+                    wakeup.event.clear()
+                    # again after subscribing (a release may predate it); this also queues us
+                    fence, wait = await self._try(token, QUEUE_STAY_MS)
+                    if fence is not None:
+                        return LockLease(self.name, fence, token, self)
+                    wait = min(wait, QUEUE_STAY_MS / 2000)  # stay alive in the queue
+                    if deadline is not None:
+                        left = deadline - loop.time()
+                        if left <= 0:
+                            raise LockNotAcquired(
+                                f"lock {self.name!r} still held after {timeout}s", name=self.name
+                            )
+                        wait = min(wait, left)
+                    with anyio.move_on_after(wait):
+                        await wakeup.event.wait()
+        except BaseException:
+            await self._abandon(token)  # leave the queue; if it was our turn, pass it on
+            raise
 
-    async def _try(self, token: str) -> tuple[int | None, float]:
-        """One acquisition attempt: (fencing token, None) or (None, seconds the holder has left)."""
+    async def _try(self, token: str, stay_ms: int) -> tuple[int | None, float]:
+        """One attempt: (fencing token, 0) or (None, seconds to wait at most).
+
+        ``stay_ms`` > 0 queues the caller as a waiter for that long if the lock is taken.
+        """
         try:
             if self.replicas:
-                taken, value = await self._acquire_acknowledged(token)
+                taken, value = await self._acquire_acknowledged(token, stay_ms)
             else:
                 taken, value = await self._executor.run_script(
-                    self._ACQUIRE, self._acquire_keys, self._acquire_args(token)
+                    self._ACQUIRE, self._acquire_keys, self._acquire_args(token, stay_ms)
                 )
         except BaseException:
             # cancelled or failed mid-flight: the script may have run, so undo it for sure
@@ -331,17 +371,19 @@ class Lock(LockBase):
             return int(value), 0.0
         return None, max(value, 1) / 1000  # -2 (just expired), -1 (abandoned): try again soon
 
-    async def _acquire_acknowledged(self, token: str) -> tuple[int, int]:
+    async def _acquire_acknowledged(self, token: str, stay_ms: int) -> tuple[int, int]:
         """Acquire and WAIT for replicas in one pipeline (WAIT covers its own connection)."""
         batch = self._executor.batch()
-        batch.script(self._ACQUIRE, self._acquire_keys, self._acquire_args(token))
+        batch.script(self._ACQUIRE, self._acquire_keys, self._acquire_args(token, stay_ms))
         options: dict[str, Any] = {}
         if self._executor.is_cluster:
             options["target_nodes"] = self._executor.client.get_node_from_key(self._key)  # type: ignore[union-attr]
         batch.command("WAIT", self.replicas, self._replica_timeout_ms, **options)
         (taken, value), acknowledged = await batch.execute()
         if taken and acknowledged < self.replicas:
-            await self._executor.run_script(self._RELEASE, (self._key,), (token, self._channel))
+            await self._executor.run_script(
+                self._RELEASE, self._release_keys, (token, self._channel)
+            )
             raise LockNotAcquired(
                 f"lock {self.name!r}: {acknowledged} of {self.replicas} replicas acknowledged "
                 f"within {self._replica_timeout_ms} ms",
@@ -349,14 +391,18 @@ class Lock(LockBase):
             )
         return taken, value
 
-    def _acquire_args(self, token: str) -> tuple[str | int, ...]:
-        return (token, self._ttl_ms)
+    def _acquire_args(self, token: str, stay_ms: int) -> tuple[str | int, ...]:
+        return (token, self._ttl_ms, stay_ms)
+
+    def _wait_channel(self, token: str) -> str:
+        """Each waiter has its own channel, so a release wakes only the one it hands off to."""
+        return f"{self._channel}:{token}"
 
     async def _abandon(self, token: str) -> None:
         with anyio.CancelScope(shield=True), anyio.move_on_after(self.release_timeout):
             try:
                 args = (token, self._ttl_ms, self._channel)
-                await self._executor.run_script(self._ABANDON, self._acquire_keys[::2], args)
+                await self._executor.run_script(self._ABANDON, self._abandon_keys, args)
             except Exception as error:
                 log.warning(
                     "aioredpat: lock %r: cleanup of a cancelled acquire failed: %r",
@@ -366,7 +412,7 @@ class Lock(LockBase):
 
     async def _release(self, lease: LockLease) -> None:
         args = (lease.token, self._channel)
-        if not await self._executor.run_script(self._RELEASE, (self._key,), args):
+        if not await self._executor.run_script(self._RELEASE, self._release_keys, args):
             raise LockNotOwned(
                 f"lock {self.name!r} was no longer held by this lease", name=self.name
             )

@@ -77,7 +77,11 @@ class Redlock(LockBase):
         keys = KeyBuilder(check_namespace(namespace))
         self._key = keys.key(name, "held")
         self._fence_key = keys.key(name, "fence")
-        self._acquire_keys = (self._key, self._fence_key, keys.key(name, "abandoned"))
+        abandoned = keys.key(name, "abandoned")
+        queue, alive = keys.key(name, "queue"), keys.key(name, "alive")
+        self._acquire_keys = (self._key, self._fence_key, abandoned, queue, alive)
+        self._release_keys = (self._key, self._fence_key, queue, alive)
+        self._abandon_keys = (self._key, abandoned, queue, alive)
         self._channel = keys.key(name, "released")
         self._ttl_ms = max(1, round(self.ttl * 1000))
         self._init_blocks()
@@ -144,12 +148,10 @@ class Redlock(LockBase):
 
     async def _abandon_everywhere(self, token: str) -> None:
         with anyio.move_on_after(self.release_timeout):
-            await self._on_each(
-                ABANDON, self._acquire_keys[::2], (token, self._ttl_ms, self._channel)
-            )
+            await self._on_each(ABANDON, self._abandon_keys, (token, self._ttl_ms, self._channel))
 
     async def _release(self, lease: LockLease) -> None:
-        replies = await self._on_each(RELEASE, (self._key,), (lease.token, self._channel))
+        replies = await self._on_each(RELEASE, self._release_keys, (lease.token, self._channel))
         if sum(1 for r in replies if r == 1) < self.quorum:
             raise LockNotOwned(
                 f"redlock {self.name!r}: the lease had lost its majority", name=self.name

@@ -48,12 +48,19 @@ class Semaphore(Lock):
             namespace=namespace,
             release_timeout=release_timeout,
         )
+        abandoned = self._acquire_keys[2]
+        self._acquire_keys = self._acquire_keys[:3]
+        self._release_keys = (self._key,)
+        self._abandon_keys = (self._key, abandoned)
 
     def __repr__(self) -> str:
         return f"Semaphore({self.name!r}, limit={self.limit}, ttl={self.ttl})"
 
-    def _acquire_args(self, token: str) -> tuple[str | int, ...]:
-        return (token, self._ttl_ms, self.limit)
+    def _acquire_args(self, token: str, stay_ms: int) -> tuple[str | int, ...]:
+        return (token, self._ttl_ms, self.limit)  # no queue: a release wakes every waiter
+
+    def _wait_channel(self, token: str) -> str:
+        return self._channel  # one channel: any freed permit may suit any waiter
 
     async def locked(self) -> bool:
         """Whether every permit is held now (expired permits do not count)."""

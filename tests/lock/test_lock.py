@@ -91,6 +91,9 @@ async def test_blocking_timeout_raises_lock_not_acquired(redis_conn: RedisPool) 
 async def test_one_lock_object_shared_by_many_tasks(redis_conn: RedisPool) -> None:
     lock = Lock(redis_conn, "shared", ttl=10)
     inside, counter, tokens = 0, 0, []
+    await lock.acquire(blocking_timeout=0)  # scripts loaded, then counting starts clean
+    await redis_conn.client.delete("lock:{shared}:held")
+    await reset_command_counts(redis_conn)
 
     async def worker() -> None:
         nonlocal inside, counter
@@ -108,6 +111,9 @@ async def test_one_lock_object_shared_by_many_tasks(redis_conn: RedisPool) -> No
     assert counter == 36
     assert len(set(tokens)) == 36  # every acquisition had its own lease
     assert not await lock.locked()
+    # 36 releases plus about two tries per acquisition: hand-offs arrive as notifications
+    # (waiters that missed theirs would try again every second instead)
+    assert (await command_counts(redis_conn))["evalsha"] <= 36 + 3 * 36
 
 
 async def test_release_wakes_a_waiter_without_polling(redis_conn: RedisPool) -> None:
@@ -254,3 +260,69 @@ async def test_replicas_must_acknowledge_an_acquisition(redis_sentinel, redis_co
     with pytest.raises(LockNotAcquired, match="0 of 1 replicas"):
         await unreplicated.acquire()
     assert not await unreplicated.locked()
+
+
+async def queued(redis_conn: RedisPool, name: str) -> int:
+    return await redis_conn.client.zcard(f"lock:{{{name}}}:queue")
+
+
+async def test_waiters_are_served_in_arrival_order(redis_conn: RedisPool) -> None:
+    lock = Lock(redis_conn, "fifo", ttl=60, blocking_timeout=30)
+    holder = await lock.acquire()
+    order: list[int] = []
+
+    async def waiter(i: int) -> None:
+        async with lock:
+            order.append(i)
+
+    tasks = []
+    for i in range(5):
+        tasks.append(asyncio.create_task(waiter(i)))
+        await wait_until(lambda i=i: _queue_has(redis_conn, "fifo", i + 1))
+    await holder.release()
+    with anyio.fail_after(10):  # only notifications can get there before the 60 s ttl
+        await asyncio.gather(*tasks)
+    assert order == [0, 1, 2, 3, 4]
+    assert await queued(redis_conn, "fifo") == 0
+
+
+async def _queue_has(redis_conn: RedisPool, name: str, n: int) -> bool:
+    return await queued(redis_conn, name) == n
+
+
+async def test_a_waiter_that_gives_up_passes_its_turn_on(redis_conn: RedisPool) -> None:
+    lock = Lock(redis_conn, "give-up", ttl=60)
+    holder = await lock.acquire()
+    impatient = asyncio.create_task(lock.acquire(blocking_timeout=0.5))
+    await wait_until(lambda: _queue_has(redis_conn, "give-up", 1))
+    cancelled = asyncio.create_task(lock.acquire(blocking_timeout=30))
+    await wait_until(lambda: _queue_has(redis_conn, "give-up", 2))
+    patient = asyncio.create_task(lock.acquire(blocking_timeout=30))
+    await wait_until(lambda: _queue_has(redis_conn, "give-up", 3))
+    with pytest.raises(LockNotAcquired):
+        await impatient
+    cancelled.cancel()
+    await asyncio.gather(cancelled, return_exceptions=True)
+    assert await queued(redis_conn, "give-up") == 1
+    await holder.release()
+    lease = await asyncio.wait_for(patient, 10)  # woken by the release, not the 60 s ttl
+    await lease.release()
+
+
+async def test_a_gone_waiter_at_the_head_is_passed_over(redis_conn: RedisPool) -> None:
+    lock = Lock(redis_conn, "dead-head", ttl=60)
+    holder = await lock.acquire()
+    # a waiter process that died while queued: first in line, its liveness lapsing in 0.3 s
+    seconds, micros = await redis_conn.client.time()
+    now_ms = seconds * 1000 + micros // 1000
+    await redis_conn.client.zadd("lock:{dead-head}:queue", {"ghost:60000": 0})
+    await redis_conn.client.zadd("lock:{dead-head}:alive", {"ghost:60000": now_ms + 300})
+    await redis_conn.client.pexpire("lock:{dead-head}:queue", 60_000)
+    await redis_conn.client.pexpire("lock:{dead-head}:alive", 60_000)
+    waiter = asyncio.create_task(lock.acquire(blocking_timeout=30))
+    await wait_until(lambda: _queue_has(redis_conn, "dead-head", 2))
+    await asyncio.sleep(0.5)  # the ghost has not tried again: it counts as gone
+    await holder.release()  # hands the lock to the live waiter, not the ghost
+    lease = await asyncio.wait_for(waiter, 10)
+    assert await redis_conn.client.get("lock:{dead-head}:held") == lease.token.encode()
+    await lease.release()
