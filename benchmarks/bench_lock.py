@@ -2,7 +2,7 @@
 
 All on one Redis in one run:
 
-1. uncontended ``async with lock`` (acquire + release) per second, one task, alternating
+1. uncontended ``async with lock`` (acquire + release) per second, one task, 15 alternating
    rounds, median;
 2. hand-off latency with 1 and with 8 waiters in other processes: the time from the holder
    starting its release to the next holder returning from acquire (p50, p99);
@@ -106,11 +106,11 @@ async def handoffs(url: str, impl: str, waiters: int, rounds: int, hold_ms: floa
 
 async def run(url: str, rounds: int) -> bool:
     ok = True
-    rates = uncontended_rates = await uncontended(url, rounds=7, per_round=1000)
+    rates = uncontended_rates = await uncontended(url, rounds=15, per_round=1000)
     rows = [("implementation", "acquire+release/s", "vs redis-py")]
     for impl, rate in rates.items():
         rows.append((impl, f"{rate:,.0f}", f"{rate / rates['redis-py']:.2f}x"))
-    print("Uncontended, one task, median of 7 alternating rounds of 1000")
+    print("Uncontended, one task, median of 15 alternating rounds of 1000")
     print(table(rows))
     ok &= uncontended_rates["aioredpat"] >= 0.95 * uncontended_rates["redis-py"]
 
