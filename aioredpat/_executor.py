@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any, TypeAlias
 
 from redis.asyncio import Redis, RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 
 from ._notify import Notifier
@@ -47,8 +48,6 @@ class Gate:
                 async with deadline_after(self.timeout):
                     await self._semaphore.acquire()
             except TimeoutError:
-                from redis.exceptions import ConnectionError as RedisConnectionError
-
                 raise RedisConnectionError(
                     f"no free connection within pool_timeout={self.timeout}s"
                 ) from None
