@@ -61,7 +61,7 @@ def percentile(values: list[float], p: float) -> float:
 
 
 async def handoffs(url: str, impl: str, waiters: int, rounds: int, hold_ms: float):
-    """Run ``rounds`` rounds; return (hand-off latencies, drain times), in seconds."""
+    """Run ``rounds`` rounds; return (hand-off latencies, drain times, time held), in seconds."""
     signals = Redis.from_url(url)
     await signals.delete("bench:lock:start", "bench:lock:events")
     command = [
@@ -74,7 +74,7 @@ async def handoffs(url: str, impl: str, waiters: int, rounds: int, hold_ms: floa
         str(hold_ms),
     ]
     workers = [await asyncio.create_subprocess_exec(*command, cwd=ROOT) for _ in range(waiters)]
-    latencies, drains = [], []
+    latencies, drains, held = [], [], []
     try:
         async with make_lock(impl, url) as holder:
             for _ in range(rounds):
@@ -97,11 +97,12 @@ async def handoffs(url: str, impl: str, waiters: int, rounds: int, hold_ms: floa
                     latencies.append(acquired - previous)
                     previous = releasing
                 drains.append(events[-1][1] - released)
+                held.append(sum(releasing - acquired for acquired, releasing in events))
     finally:
         for worker in workers:
             await worker.wait()
         await signals.aclose()
-    return latencies, drains
+    return latencies, drains, held
 
 
 async def run(url: str, rounds: int) -> bool:
@@ -114,19 +115,23 @@ async def run(url: str, rounds: int) -> bool:
     print(table(rows))
     ok &= uncontended_rates["aioredpat"] >= 0.95 * uncontended_rates["redis-py"]
 
-    rows = [("implementation", "waiters", "hand-off p50 ms", "hand-off p99 ms", "drain median ms")]
+    rows = [("implementation", "waiters", "hand-off p50 ms", "hand-off p99 ms", "drain median ms",
+             "of which held")]  # fmt: skip
     for impl in IMPLEMENTATIONS:
         for waiters, hold_ms, n in ((1, 0.0, rounds * 5), (8, 5.0, rounds)):
-            latencies, drains = await handoffs(url, impl, waiters, n, hold_ms)
+            latencies, drains, held = await handoffs(url, impl, waiters, n, hold_ms)
             p50, p99 = percentile(latencies, 50) * 1e3, percentile(latencies, 99) * 1e3
             drain = statistics.median(drains) * 1e3 if waiters == 8 else float("nan")
+            holding = statistics.median(held) * 1e3
             rows.append((impl, str(waiters), f"{p50:.2f}", f"{p99:.2f}",
-                         "-" if waiters == 1 else f"{drain:.1f}"))  # fmt: skip
+                         "-" if waiters == 1 else f"{drain:.1f}",
+                         "-" if waiters == 1 else f"{holding:.1f}"))  # fmt: skip
             if impl == "aioredpat":
                 ok &= p50 <= 2.0 and p99 <= 10.0
                 if waiters == 8:
                     ok &= drain <= 1.25 * 40
-    print("\nHand-off between processes (8 waiters: each holds 5 ms; ideal drain 40 ms)")
+    print("\nHand-off between processes (8 waiters: each holds 5 ms; ideal drain 40 ms;")
+    print("'of which held': the waiters' 5 ms holds, as measured)")
     print(table(rows))
     print("\nall bars met" if ok else "\nSOME BARS MISSED")
     return ok

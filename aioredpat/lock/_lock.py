@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import secrets
@@ -15,6 +16,7 @@ import anyio
 
 from .._executor import executor_for
 from .._keys import KeyBuilder, check_namespace
+from .._pools import deadline_after
 from .._scripts import LuaScript
 from ..errors import ConfigurationError, LockLost, LockNotAcquired, LockNotOwned
 
@@ -345,8 +347,9 @@ class Lock(LockBase):
                                 f"lock {self.name!r} still held after {timeout}s", name=self.name
                             )
                         wait = min(wait, left)
-                    with anyio.move_on_after(wait):
-                        await wakeup.event.wait()
+                    with contextlib.suppress(TimeoutError):
+                        async with deadline_after(wait):  # lighter than an anyio scope
+                            await wakeup.event.wait()
         except BaseException:
             await self._abandon(token)  # leave the queue; if it was our turn, pass it on
             raise
