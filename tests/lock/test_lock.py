@@ -326,3 +326,21 @@ async def test_a_gone_waiter_at_the_head_is_passed_over(redis_conn: RedisPool) -
     lease = await asyncio.wait_for(waiter, 10)
     assert await redis_conn.client.get("lock:{dead-head}:held") == lease.token.encode()
     await lease.release()
+
+
+async def test_a_waiter_survives_a_redis_restart(redis_server_factory) -> None:
+    server = redis_server_factory()
+    async with RedisPool.from_url(server.url) as pool:
+        lock = Lock(pool, "restarted", ttl=60)
+        holder = await lock.acquire()
+        waiter = asyncio.create_task(lock.acquire(blocking_timeout=30))
+        await wait_until(lambda: _queue_has(pool, "restarted", 1))
+        server.kill()  # the holder's lock and the waiter's subscription die with it
+        server.start()  # empty: nothing persists
+        # the subscriber notices, wakes its waiters to check again, and reconnects;
+        # the waiter then finds the lock free, long before the holder's 60 s ttl
+        lease = await asyncio.wait_for(waiter, 20)
+        assert lease.fencing_token == 1  # the counter went with the old server's data
+        with pytest.raises(LockNotOwned):
+            await holder.release()
+        await lease.release()
