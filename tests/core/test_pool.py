@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import asyncio
 
+import anyio
 import pytest
 import redis
 from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from aioredpat import ConfigurationError, RedisPool
 from aioredpat._executor import executor_for
@@ -195,3 +198,36 @@ async def test_a_cancelled_command_on_sentinel_raises_cancelled_error(redis_sent
     async with RedisPool.sentinel(redis_sentinel.sentinels, redis_sentinel.service_name) as pool:
         await pool.client.set("cancel:k", "v")
         assert set(await _cancel_at_every_step(pool.client, "cancel:k")) == {"CancelledError"}
+
+
+async def test_sentinel_pool_follows_a_failover() -> None:
+    from aioredpat.testing import SentinelGroup
+
+    with SentinelGroup(service_name="failover") as group:
+        async with RedisPool.sentinel(group.sentinels, group.service_name) as pool:
+            await pool.client.set("failover:k", "before")
+            await wait_for_replica(group)
+            group.master.kill()
+            with anyio.fail_after(60):  # the sentinel needs ~1 s to see it down, then promotes
+                while True:
+                    address = group.sentinel.command(
+                        "SENTINEL", "GET-MASTER-ADDR-BY-NAME", group.service_name
+                    )
+                    if int(address[1]) == group.replica.port:
+                        break
+                    await asyncio.sleep(0.1)
+            with anyio.fail_after(30):
+                while True:  # the pool's first calls may still meet the dead master
+                    try:
+                        await pool.client.set("failover:k", "after")
+                        break
+                    except (RedisConnectionError, RedisTimeoutError, ReadOnlyError):
+                        await asyncio.sleep(0.2)
+            assert await pool.client.get("failover:k") == b"after"
+            assert group.replica.command("GET", "failover:k") == b"after"  # the new master
+
+
+async def wait_for_replica(group) -> None:
+    with anyio.fail_after(30):
+        while group.replica.command("GET", "failover:k") != b"before":  # noqa: ASYNC110 - replication
+            await asyncio.sleep(0.05)
