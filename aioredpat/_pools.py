@@ -31,7 +31,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 if sys.version_info >= (3, 11):
     from asyncio import timeout as deadline_after
 else:  # redis-py depends on async-timeout there
-    from async_timeout import timeout as deadline_after
+    from async_timeout import timeout as deadline_after  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = (
     "CONNECTION_CLASSES",
