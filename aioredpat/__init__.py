@@ -25,6 +25,7 @@ from .ratelimit import SlidingWindow as SlidingWindow
 from .ratelimit import TokenBucket as TokenBucket
 from .serializers import ModelSerializer as ModelSerializer
 from .serializers import Serializer as Serializer
+from .streams import StreamProducer as StreamProducer
 
 __version__ = "0.1.0.dev0"
 
@@ -50,5 +51,6 @@ __all__ = (
     "Serializer",
     "ServerNotFoundError",
     "SlidingWindow",
+    "StreamProducer",
     "TokenBucket",
 )

@@ -1,0 +1,5 @@
+"""Streams: ``StreamProducer`` appends typed values to a Redis Stream."""
+
+from ._producer import StreamProducer as StreamProducer
+
+__all__ = ("StreamProducer",)
