@@ -25,12 +25,16 @@ from .ratelimit import SlidingWindow as SlidingWindow
 from .ratelimit import TokenBucket as TokenBucket
 from .serializers import ModelSerializer as ModelSerializer
 from .serializers import Serializer as Serializer
+from .streams import BatchStreamConsumer as BatchStreamConsumer
+from .streams import StreamConsumer as StreamConsumer
+from .streams import StreamMessage as StreamMessage
 from .streams import StreamProducer as StreamProducer
 
 __version__ = "0.1.0.dev0"
 
 __all__ = (
     "AioredpatError",
+    "BatchStreamConsumer",
     "ConfigurationError",
     "FixedWindow",
     "Lock",
@@ -51,6 +55,8 @@ __all__ = (
     "Serializer",
     "ServerNotFoundError",
     "SlidingWindow",
+    "StreamConsumer",
+    "StreamMessage",
     "StreamProducer",
     "TokenBucket",
 )

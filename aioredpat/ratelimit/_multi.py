@@ -3,9 +3,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Literal
 
+from .._checks import check_count, check_seconds
 from .._scripts import LuaScript
 from ..errors import ConfigurationError
-from ._base import Limiter, check_count, check_seconds
+from ._base import Limiter
 
 __all__ = ("MultiLimit",)
 

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .._checks import check_count, check_rate
 from .._scripts import LuaScript
-from ._base import Limiter, check_count, check_rate
+from ._base import Limiter
 
 __all__ = ("TokenBucket",)
 

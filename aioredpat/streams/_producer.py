@@ -8,12 +8,11 @@ from typing import Any, Generic, TypeVar
 from .._executor import executor_for
 from ..errors import ConfigurationError
 from ..serializers import Serializer, resolve_serializer
+from ._message import DATA_FIELD
 
-__all__ = ("DATA_FIELD", "StreamProducer")
+__all__ = ("StreamProducer",)
 
 T = TypeVar("T")
-
-DATA_FIELD = "data"  # each entry holds one field: the serialized value
 
 
 class StreamProducer(Generic[T]):
