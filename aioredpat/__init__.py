@@ -26,6 +26,9 @@ from .ratelimit import TokenBucket as TokenBucket
 from .serializers import ModelSerializer as ModelSerializer
 from .serializers import Serializer as Serializer
 from .streams import BatchStreamConsumer as BatchStreamConsumer
+from .streams import PubSub as PubSub
+from .streams import PubSubGap as PubSubGap
+from .streams import PubSubMessage as PubSubMessage
 from .streams import StreamConsumer as StreamConsumer
 from .streams import StreamMessage as StreamMessage
 from .streams import StreamProducer as StreamProducer
@@ -45,6 +48,9 @@ __all__ = (
     "LockNotOwned",
     "ModelSerializer",
     "MultiLimit",
+    "PubSub",
+    "PubSubGap",
+    "PubSubMessage",
     "RateLimitExceeded",
     "RateLimitResult",
     "RedisPool",

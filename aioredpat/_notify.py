@@ -33,11 +33,21 @@ from redis.asyncio import Redis, RedisCluster
 
 from ._pools import deadline_after
 
-__all__ = ("Notifier", "Wakeup")
+__all__ = ("Notifier", "Wakeup", "subscriber_for_cluster")
 
 log = logging.getLogger("aioredpat")
 
 IDLE_UNSUBSCRIBE = 1.0  # seconds a channel stays subscribed with no listener
+
+
+def subscriber_for_cluster(cluster: RedisCluster) -> Redis:
+    """A plain client on one of the cluster's primaries, for subscribing: classic PUBLISH
+    reaches every node, so one connection hears every channel. Its reads never time out
+    (a subscriber waits for messages); the caller closes it."""
+    node = cluster.get_primaries()[0]
+    accepted = inspect.signature(Redis.__init__).parameters
+    options = {k: v for k, v in node.connection_kwargs.items() if k in accepted}
+    return Redis(**{**options, "socket_timeout": None})
 
 
 class Wakeup:
@@ -117,10 +127,7 @@ class Notifier:
     def _subscriber_client(self) -> Redis:
         if isinstance(self._client, RedisCluster):
             if self._own_client is None:
-                node = self._client.get_primaries()[0]
-                accepted = inspect.signature(Redis.__init__).parameters
-                options = {k: v for k, v in node.connection_kwargs.items() if k in accepted}
-                self._own_client = Redis(**{**options, "socket_timeout": None})
+                self._own_client = subscriber_for_cluster(self._client)
             return self._own_client
         return self._client
 

@@ -30,7 +30,7 @@ from .._executor import executor_for
 from .._scripts import LuaScript
 from ..errors import ConfigurationError
 from ..serializers import Serializer, resolve_serializer
-from ._message import DATA_FIELD, StreamMessage, dead_letter_fields
+from ._message import DATA_FIELD, StreamMessage, as_text, dead_letter_fields
 
 __all__ = ("BatchStreamConsumer", "StreamConsumer")
 
@@ -60,10 +60,6 @@ class _Backoff:
 
     def reset(self) -> None:
         self.delay = 0.05
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def _next_id(entry_id: str) -> str:
@@ -259,7 +255,7 @@ class _GroupConsumer(Generic[T]):
         if isinstance(reply, Exception):
             raise reply
         entries = [] if not reply else reply[0][1]
-        await self._accept([(_text(entry_id), fields, 1) for entry_id, fields in entries])
+        await self._accept([(as_text(entry_id), fields, 1) for entry_id, fields in entries])
 
     async def _claim(self, room: int, cursor: str, *, own: bool = False) -> str | None:
         """Claim up to ``room`` idle entries from ``cursor`` on; returns the next cursor
@@ -273,11 +269,11 @@ class _GroupConsumer(Generic[T]):
         entries = []
         for entry_id, flat, deliveries in claimed:
             fields = dict(zip(flat[::2], flat[1::2], strict=True))
-            entries.append((_text(entry_id), fields, int(deliveries)))
+            entries.append((as_text(entry_id), fields, int(deliveries)))
         await self._accept(entries)
         if not last:
             return None if own else "-"
-        return _next_id(_text(last))
+        return _next_id(as_text(last))
 
     async def _accept(self, entries: list[tuple[str, dict[bytes, bytes], int]]) -> None:
         """Decode and hand out entries; dead-letter those that cannot or must not run."""

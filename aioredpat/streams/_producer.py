@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 from .._executor import executor_for
 from ..errors import ConfigurationError
 from ..serializers import Serializer, resolve_serializer
-from ._message import DATA_FIELD
+from ._message import DATA_FIELD, as_text
 
 __all__ = ("StreamProducer",)
 
@@ -60,7 +60,7 @@ class StreamProducer(Generic[T]):
         entry_id = await self._executor.execute(
             "XADD", self.stream, *self._trim, "*", DATA_FIELD, data
         )
-        return _text(entry_id)
+        return as_text(entry_id)
 
     async def publish_many(self, values: Iterable[T]) -> list[str]:
         """Append every value in order, in one round trip (a pipeline of XADDs).
@@ -74,8 +74,4 @@ class StreamProducer(Generic[T]):
         batch = self._executor.batch()
         for data in encoded:
             batch.command("XADD", self.stream, *self._trim, "*", DATA_FIELD, data)
-        return [_text(entry_id) for entry_id in await batch.execute()]
-
-
-def _text(entry_id: bytes | str) -> str:
-    return entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+        return [as_text(entry_id) for entry_id in await batch.execute()]

@@ -1,0 +1,344 @@
+"""``PubSub``: typed publish/subscribe on one supervised connection.
+
+Redis pub/sub delivers at most once: a subscriber that is disconnected misses what was
+published meanwhile, and nothing tells it. ``PubSub`` reconnects by itself (capped
+backoff), subscribes again to everything still listened to, and reports the gap: each
+``Subscription`` counts its gaps, and ``on_gap`` is called with a ``PubSubGap``. Use a
+stream (``StreamConsumer``) when every message matters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import dataclasses
+import logging
+import random
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Generic, Literal, TypeVar
+
+from redis.asyncio import Redis, RedisCluster
+
+from .._checks import check_count, check_name
+from .._executor import executor_for
+from .._notify import subscriber_for_cluster
+from .._pools import deadline_after
+from ..errors import ConfigurationError
+from ..serializers import Serializer, resolve_serializer
+from ._message import as_text
+
+__all__ = ("PubSub", "PubSubGap", "PubSubMessage", "Subscription")
+
+log = logging.getLogger("aioredpat")
+
+T = TypeVar("T")
+
+MAX_BACKOFF = 5.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PubSubMessage(Generic[T]):
+    """A message received: its ``channel``, the decoded ``data``, and the ``pattern`` it
+    matched (``None`` for a plain subscription)."""
+
+    channel: str
+    data: T
+    pattern: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PubSubGap:
+    """Messages may have been missed on ``channels``: the connection was lost and made
+    again (``reason="reconnect"``), or a subscriber fell behind and its oldest buffered
+    messages were dropped (``reason="overflow"``, ``dropped`` of them)."""
+
+    reason: Literal["reconnect", "overflow"]
+    channels: tuple[str, ...]
+    dropped: int = 0
+
+
+class Subscription(Generic[T]):
+    """The messages of some channels (or patterns), as an async iterator.
+
+    Received messages wait in a buffer of ``buffer`` messages; when it is full, the oldest
+    is dropped to make room (a slow subscriber sees the latest messages, never blocks the
+    connection others share), counted in ``dropped`` and reported as a gap.
+    """
+
+    def __init__(self, names: tuple[str, ...], *, patterns: bool, buffer: int) -> None:
+        self.names = names
+        self.patterns = patterns
+        self.gaps = 0  # times messages may have been missed (reconnects, overflows)
+        self.dropped = 0  # messages dropped because the buffer was full
+        self._buffer: collections.deque[PubSubMessage[T]] = collections.deque()
+        self._size = buffer
+        self._ready = asyncio.Event()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        kind = "patterns" if self.patterns else "channels"
+        return f"Subscription({kind}={list(self.names)})"
+
+    def __aiter__(self) -> Subscription[T]:
+        return self
+
+    async def __anext__(self) -> PubSubMessage[T]:
+        while not self._buffer:
+            if self._closed:
+                raise StopAsyncIteration
+            self._ready.clear()
+            await self._ready.wait()
+        return self._buffer.popleft()
+
+    def _put(self, message: PubSubMessage[T]) -> bool:
+        """Buffer ``message``; False when the oldest had to be dropped for it."""
+        kept = len(self._buffer) < self._size
+        if not kept:
+            self._buffer.popleft()
+            self.dropped += 1
+        self._buffer.append(message)
+        self._ready.set()
+        return kept
+
+    def _close(self) -> None:
+        self._closed = True
+        self._ready.set()
+
+
+class PubSub(Generic[T]):
+    """Publishes values to channels and subscribes to them, typed by ``model``.
+
+    Every subscription of one ``PubSub`` shares one connection (on a cluster, to one
+    primary: classic PUBLISH reaches every node); a reader task runs while anything is
+    subscribed. ``buffer`` bounds each subscription's queue of unread messages; ``on_gap``
+    is called (from the reader task; keep it quick) each time messages may have been lost.
+    ``await pubsub.aclose()`` (or leaving ``async with pubsub:``) ends every subscription.
+    """
+
+    def __init__(
+        self,
+        conn: object,
+        *,
+        model: Any = None,
+        serializer: Serializer[T] | None = None,
+        buffer: int = 1000,
+        on_gap: Callable[[PubSubGap], object] | None = None,
+    ) -> None:
+        if on_gap is not None and not callable(on_gap):
+            raise ConfigurationError(f"on_gap must be callable, got {on_gap!r}")
+        self._executor = executor_for(conn)
+        self._serializer: Serializer[T] = resolve_serializer(model, serializer)
+        self._buffer = check_count("buffer", buffer)
+        self._on_gap = on_gap
+        self._subs: dict[tuple[bool, str], set[Subscription[T]]] = {}
+        self._confirmations: dict[tuple[bool, str], asyncio.Future[None]] = {}
+        self._pubsub: Any = None
+        self._own_client: Redis | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._commands = asyncio.Lock()  # one (un)subscribe at a time on the shared connection
+
+    async def __aenter__(self) -> PubSub[T]:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def publish(self, channel: str, value: T) -> int:
+        """PUBLISH ``value``; returns how many subscribers the server delivered it to (on a
+        cluster: the subscribers of the node that took the command)."""
+        data = self._serializer.dumps(value)
+        return int(await self._executor.execute("PUBLISH", check_name("channel", channel), data))
+
+    def subscribe(self, *channels: str) -> contextlib.AbstractAsyncContextManager[Subscription[T]]:
+        """``async with pubsub.subscribe("a", "b") as messages: async for m in messages:``;
+        subscribed once the block is entered, unsubscribed when it is left."""
+        return self._subscription(channels, patterns=False)
+
+    def psubscribe(self, *patterns: str) -> contextlib.AbstractAsyncContextManager[Subscription[T]]:
+        """As ``subscribe``, for glob-style patterns (``"orders.*"``)."""
+        return self._subscription(patterns, patterns=True)
+
+    @contextlib.asynccontextmanager
+    async def _subscription(
+        self, names: tuple[str, ...], *, patterns: bool
+    ) -> AsyncIterator[Subscription[T]]:
+        if not names:
+            raise ConfigurationError("subscribe to at least one channel")
+        for name in names:
+            check_name("pattern" if patterns else "channel", name)
+        subscription: Subscription[T] = Subscription(names, patterns=patterns, buffer=self._buffer)
+        new = [name for name in names if (patterns, name) not in self._subs]
+        for name in names:
+            self._subs.setdefault((patterns, name), set()).add(subscription)
+        try:
+            if new:
+                await self._send_subscribe(new, patterns=patterns)
+            yield subscription
+        finally:
+            subscription._close()
+            gone = []
+            for name in names:
+                subs = self._subs.get((patterns, name))
+                if subs is not None:
+                    subs.discard(subscription)
+                    if not subs:
+                        del self._subs[(patterns, name)]
+                        gone.append(name)
+            if gone:
+                await self._send_unsubscribe(gone, patterns=patterns)
+
+    async def _send_subscribe(self, names: list[str], *, patterns: bool) -> None:
+        loop = asyncio.get_running_loop()
+        waits = []
+        for name in names:
+            future = self._confirmations.get((patterns, name))
+            if future is None:
+                future = self._confirmations[(patterns, name)] = loop.create_future()
+            waits.append(future)
+        async with self._commands:
+            if self._pubsub is None:
+                self._pubsub = self._subscriber().pubsub()
+            send = self._pubsub.psubscribe if patterns else self._pubsub.subscribe
+            await send(*names)
+            self._watch_reconnects()
+        if self._reader is None or self._reader.done():
+            self._reader = loop.create_task(self._read_forever())
+            self._reader.add_done_callback(_log_crash)
+        async with deadline_after(10.0):  # the reader confirms, or reconnects and retries
+            await asyncio.shield(asyncio.gather(*waits))
+
+    async def _send_unsubscribe(self, names: list[str], *, patterns: bool) -> None:
+        if self._pubsub is None:
+            return
+        try:
+            async with self._commands:
+                if patterns:
+                    await self._pubsub.punsubscribe(*names)
+                else:
+                    await self._pubsub.unsubscribe(*names)
+        except Exception as error:  # the connection is down: the reader resubscribes what is left
+            log.debug("aioredpat: unsubscribing failed (%r)", error)
+
+    def _subscriber(self) -> Redis:
+        client = self._executor.client
+        if isinstance(client, RedisCluster):
+            if self._own_client is None:
+                self._own_client = subscriber_for_cluster(client)
+            return self._own_client
+        return client
+
+    async def _read_forever(self) -> None:
+        backoff = 0.05
+        while self._subs:
+            try:
+                message = await self._pubsub.get_message(timeout=1.0)
+                backoff = 0.05
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("aioredpat: pub/sub connection lost (%r); reconnecting", error)
+                await self._close_connection()
+                await asyncio.sleep(backoff * (0.5 + random.random()))
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                await self._reconnect()
+                continue
+            if message is not None:
+                self._dispatch(message)
+        if self._reader is asyncio.current_task():
+            self._reader = None
+        await self._close_connection()
+
+    async def _reconnect(self) -> None:
+        keys = list(self._subs)
+        if not keys:
+            return
+        try:
+            async with self._commands:
+                self._pubsub = self._subscriber().pubsub()
+                channels = [name for patterns, name in keys if not patterns]
+                globs = [name for patterns, name in keys if patterns]
+                if channels:
+                    await self._pubsub.subscribe(*channels)
+                if globs:
+                    await self._pubsub.psubscribe(*globs)
+                self._watch_reconnects()
+        except Exception as error:
+            log.warning("aioredpat: pub/sub resubscribing failed (%r); retrying", error)
+            return
+        self._reconnected()
+
+    def _watch_reconnects(self) -> None:
+        """redis-py's PubSub may reconnect by itself inside a read (its retries) and
+        subscribe again: hear of that too, since messages were missed all the same."""
+        self._pubsub.connection.register_connect_callback(self._on_connect)
+
+    def _on_connect(self, connection: object) -> None:
+        self._reconnected()
+
+    def _reconnected(self) -> None:
+        subscriptions = {sub for subs in self._subs.values() for sub in subs}
+        for subscription in subscriptions:
+            subscription.gaps += 1
+        self._report(PubSubGap("reconnect", tuple(name for _, name in self._subs)))
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind in ("subscribe", "psubscribe"):
+            key = (kind == "psubscribe", as_text(message["channel"]))
+            future = self._confirmations.pop(key, None)
+            if future is not None and not future.done():
+                future.set_result(None)
+            return
+        if kind not in ("message", "pmessage"):
+            return
+        channel = as_text(message["channel"])
+        pattern = as_text(message["pattern"]) if kind == "pmessage" else None
+        subs = self._subs.get((pattern is not None, pattern or channel))
+        if not subs:
+            return
+        try:
+            value = self._serializer.loads(message["data"])
+        except Exception as error:
+            log.warning("aioredpat: undecodable message on %r skipped: %r", channel, error)
+            return
+        received = PubSubMessage(channel, value, pattern)
+        for subscription in subs:
+            if not subscription._put(received):
+                subscription.gaps += 1
+                self._report(PubSubGap("overflow", subscription.names, subscription.dropped))
+
+    def _report(self, gap: PubSubGap) -> None:
+        if self._on_gap is None:
+            return
+        try:
+            self._on_gap(gap)
+        except Exception:
+            log.exception("aioredpat: on_gap raised")
+
+    async def _close_connection(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+
+    async def aclose(self) -> None:
+        """End every subscription and close the connection."""
+        for subs in list(self._subs.values()):
+            for subscription in subs:
+                subscription._close()
+        self._subs.clear()
+        reader, self._reader = self._reader, None
+        if reader is not None and not reader.done():
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+        await self._close_connection()
+        if self._own_client is not None:
+            await self._own_client.aclose()
+            self._own_client = None
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("aioredpat: pub/sub reader stopped", exc_info=task.exception())
