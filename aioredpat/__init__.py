@@ -3,6 +3,9 @@
 Everything public is importable from here; see the documentation for each pattern.
 """
 
+from .cache import CacheAside as CacheAside
+from .cache import WriteThrough as WriteThrough
+from .cache import cached as cached
 from .errors import AioredpatError as AioredpatError
 from .errors import ConfigurationError as ConfigurationError
 from .errors import LockError as LockError
@@ -38,6 +41,7 @@ __version__ = "0.1.0.dev0"
 __all__ = (
     "AioredpatError",
     "BatchStreamConsumer",
+    "CacheAside",
     "ConfigurationError",
     "FixedWindow",
     "Lock",
@@ -65,4 +69,6 @@ __all__ = (
     "StreamMessage",
     "StreamProducer",
     "TokenBucket",
+    "WriteThrough",
+    "cached",
 )

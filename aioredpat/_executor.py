@@ -27,10 +27,15 @@ from ._pools import deadline_after
 from ._scripts import LuaScript
 from .errors import ConfigurationError, ScriptError
 
-__all__ = ("Batch", "Client", "Executor", "Gate")
+__all__ = ("Batch", "Client", "Executor", "Gate", "as_text", "executor_for")
 
 Client: TypeAlias = "Redis | RedisCluster"
 Arg: TypeAlias = "str | bytes | int | float"
+
+
+def as_text(reply: bytes | str) -> str:
+    """A bytes reply (an id, a channel name, a token) as text."""
+    return reply.decode() if isinstance(reply, bytes) else reply
 
 
 class Gate:

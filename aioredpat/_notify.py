@@ -51,13 +51,15 @@ def subscriber_for_cluster(cluster: RedisCluster) -> Redis:
 
 
 class Wakeup:
-    """One listener: ``event`` is set when woken; ``payload`` holds a message meant for it."""
+    """One listener: ``event`` is set when woken; ``payload`` holds a message meant for it
+    (as text) and ``data`` the last message that woke it, as the bytes published."""
 
-    __slots__ = ("event", "payload", "token")
+    __slots__ = ("data", "event", "payload", "token")
 
     def __init__(self, token: str | None) -> None:
         self.event = asyncio.Event()
         self.payload: str | None = None
+        self.data: bytes | None = None
         self.token = token
 
 
@@ -159,13 +161,16 @@ class Notifier:
         channel = channel.decode() if isinstance(channel, bytes) else channel
         if kind == "message":
             data = message["data"]
-            payload = data.decode() if isinstance(data, bytes) else str(data)
+            data = data if isinstance(data, bytes) else str(data).encode()
+            payload = data.decode(errors="replace")
             addressee = payload.split(" ", 1)[0]
             for wakeup in self._listeners.get(channel, ()):
                 if wakeup.token is not None and addressee == wakeup.token:
                     wakeup.payload = payload
+                    wakeup.data = data
                     wakeup.event.set()
                 elif not payload or wakeup.token is None:
+                    wakeup.data = data
                     wakeup.event.set()
         elif kind == "subscribe":
             self._subscribed.add(channel)

@@ -26,11 +26,11 @@ import anyio
 from redis.exceptions import RedisError, ResponseError
 
 from .._checks import check_count, check_name, check_seconds
-from .._executor import executor_for
+from .._executor import as_text, executor_for
 from .._scripts import LuaScript
 from ..errors import ConfigurationError
 from ..serializers import Serializer, resolve_serializer
-from ._message import DATA_FIELD, StreamMessage, as_text, dead_letter_fields
+from ._message import DATA_FIELD, StreamMessage, dead_letter_fields
 
 __all__ = ("BatchStreamConsumer", "StreamConsumer")
 

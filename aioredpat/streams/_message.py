@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Generic, TypeVar
 
-__all__ = ("DATA_FIELD", "StreamMessage", "as_text", "dead_letter_fields")
+__all__ = ("DATA_FIELD", "StreamMessage", "dead_letter_fields")
 
 T = TypeVar("T")
 
@@ -51,8 +51,3 @@ def dead_letter_fields(
     if data is not None:
         fields[DATA_FIELD] = data
     return fields
-
-
-def as_text(value: bytes | str) -> str:
-    """A reply's bytes (an entry id, a channel name) as text."""
-    return value.decode() if isinstance(value, bytes) else value

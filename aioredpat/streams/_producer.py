@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Generic, TypeVar
 
-from .._executor import executor_for
+from .._executor import as_text, executor_for
 from ..errors import ConfigurationError
 from ..serializers import Serializer, resolve_serializer
-from ._message import DATA_FIELD, as_text
+from ._message import DATA_FIELD
 
 __all__ = ("StreamProducer",)
 

@@ -21,12 +21,11 @@ from typing import Any, Generic, Literal, TypeVar
 from redis.asyncio import Redis, RedisCluster
 
 from .._checks import check_count, check_name
-from .._executor import executor_for
+from .._executor import as_text, executor_for
 from .._notify import subscriber_for_cluster
 from .._pools import deadline_after
 from ..errors import ConfigurationError
 from ..serializers import Serializer, resolve_serializer
-from ._message import as_text
 
 __all__ = ("PubSub", "PubSubGap", "PubSubMessage", "Subscription")
 

@@ -1,0 +1,8 @@
+"""Caches: ``CacheAside`` and ``@cached`` read through Redis with stampede protection,
+early refresh and tags; ``WriteThrough`` writes the database first."""
+
+from ._aside import CacheAside as CacheAside
+from ._decorator import cached as cached
+from ._write_through import WriteThrough as WriteThrough
+
+__all__ = ("CacheAside", "WriteThrough", "cached")

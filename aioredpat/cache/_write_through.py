@@ -1,0 +1,101 @@
+"""``WriteThrough``: the database first, then the cache, never out of order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+import anyio
+
+from .._checks import check_seconds
+from .._keys import identifier
+from .._scripts import LuaScript
+from ..errors import ConfigurationError
+from ._aside import FAILURES, CacheAside, Loader, _ms, _now_ms
+from ._entry import encode_entry
+
+__all__ = ("WriteThrough",)
+
+T = TypeVar("T")
+
+BEGIN = LuaScript("cache_write_begin")
+END = LuaScript("cache_write_end")
+
+
+class WriteThrough(CacheAside[T]):
+    """A cache whose writes go to the database first: ``await wt.set(key, value)`` calls
+    ``writer(key, value)``, then stores the value. Reads are ``CacheAside``'s.
+
+    If the writer raises, the cache is left as it was and the error propagates. Two writes
+    of one key that overlap in time cannot leave the cache holding the one that lost in the
+    database: the cache cannot know the database's order, so an overlapping write deletes
+    the entry instead of storing it, and the next read loads the winner. A load running
+    while a write ends is refused its write too. Three EVALSHAs per ``set`` (begin, the
+    writer, end), plus one for tags.
+
+    ``deleter`` (optional, ``async (key) -> None``) makes ``delete`` remove the key from the
+    database first; without it, ``delete`` evicts the cache entry only. ``write_timeout``
+    bounds how long a writer may take before its write stops counting as in progress.
+    """
+
+    def __init__(
+        self,
+        conn: object,
+        *,
+        namespace: str,
+        ttl: float,
+        loader: Loader,
+        writer: Callable[[str, Any], Awaitable[object]],
+        deleter: Callable[[str], Awaitable[object]] | None = None,
+        write_timeout: float = 60.0,
+        **options: Any,
+    ) -> None:
+        if not callable(loader):
+            raise ConfigurationError(f"loader must be an async function, got {loader!r}")
+        if not callable(writer):
+            raise ConfigurationError(f"writer must be an async function, got {writer!r}")
+        if deleter is not None and not callable(deleter):
+            raise ConfigurationError(f"deleter must be an async function, got {deleter!r}")
+        super().__init__(conn, namespace=namespace, ttl=ttl, loader=loader, **options)
+        self._writer = writer
+        self._deleter = deleter
+        self.write_timeout = check_seconds("write_timeout", write_timeout)
+
+    async def set(
+        self, key: str | int, value: T, *, ttl: float | None = None, tags: Iterable[str] = ()
+    ) -> None:
+        name = identifier(key)
+        seconds = self._check_ttl(ttl)
+        payload = self._serializer.dumps(value)  # a value that cannot be stored fails first
+        versions = await self._tag_versions(tuple(tags))
+        state = self._keys.key(name, "w")
+        seq, overlapped = await self._executor.run_script(BEGIN, [state], [_ms(self.write_timeout)])
+        written = "0"
+        try:
+            await self._writer(name, value)
+            written = "1"
+        except asyncio.CancelledError:
+            written, overlapped = "1", 1  # it may have reached the database: evict, to be safe
+            raise
+        finally:
+            entry = encode_entry(
+                payload, fresh_until_ms=_now_ms() + _ms(seconds), delta_ms=0, tags=versions
+            )
+            args = [seq, overlapped, written, entry, _ms(seconds + (self.stale_ttl or 0.0))]
+            with anyio.CancelScope(shield=True), anyio.move_on_after(self.write_timeout):
+                await self._end(name, state, [*args, self._keys.key(name, "filled")])
+
+    async def _end(self, name: str, state: str, args: list[Any]) -> None:
+        try:
+            await self._executor.run_script(END, [*self._load_keys(name), state], args)
+        except FAILURES as error:
+            if not self.fail_open:
+                raise
+            self._warn_outage(error)
+
+    async def delete(self, key: str | int) -> None:
+        """With a ``deleter``: delete from the database, then evict; else evict only."""
+        if self._deleter is not None:
+            await self._deleter(identifier(key))
+        await super().delete(key)
