@@ -4,6 +4,7 @@ Everything public is importable from here; see the documentation for each patter
 """
 
 from .cache import CacheAside as CacheAside
+from .cache import WriteBehind as WriteBehind
 from .cache import WriteThrough as WriteThrough
 from .cache import cached as cached
 from .errors import AioredpatError as AioredpatError
@@ -69,6 +70,7 @@ __all__ = (
     "StreamMessage",
     "StreamProducer",
     "TokenBucket",
+    "WriteBehind",
     "WriteThrough",
     "cached",
 )

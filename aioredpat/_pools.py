@@ -42,31 +42,132 @@ __all__ = (
 )
 
 
+SMALL_WRITE = 16 * 1024  # below asyncio's default high-water mark (64 KiB)
+
+
+class _ReadWatchdog:
+    """Bounds reads of one event loop by ``socket_timeout`` with a single ticking task.
+
+    redis-py wraps every read in ``asyncio.timeout(socket_timeout)``: a timer armed and
+    cancelled per command, a measurable share of a cache hit's client time. Here a read
+    only records its deadline; one task per loop, running while reads are outstanding,
+    checks every ``TICK`` seconds and aborts the transport of a read past its deadline (which
+    then fails as a ``TimeoutError``). Deadlines are kept to within a tick.
+    """
+
+    TICK = 0.25
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self.deadlines: dict[Any, float] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def watch(self, connection: Any, timeout: float) -> None:
+        self.deadlines[connection] = self._loop.time() + timeout
+        if self._task is None:
+            self._task = self._loop.create_task(self._tick())  # ends when nothing is read
+
+    async def _tick(self) -> None:
+        try:
+            while self.deadlines:
+                await asyncio.sleep(self.TICK)
+                now = self._loop.time()
+                for connection, deadline in list(self.deadlines.items()):
+                    if deadline <= now:
+                        del self.deadlines[connection]
+                        connection._expire_read()
+        finally:
+            self._task = None
+
+
+_watchdogs: dict[asyncio.AbstractEventLoop, _ReadWatchdog] = {}
+
+
+def _watchdog() -> _ReadWatchdog:
+    loop = asyncio.get_running_loop()
+    found = _watchdogs.get(loop)
+    if found is None:
+        for old in [other for other in _watchdogs if other.is_closed()]:
+            del _watchdogs[old]
+        found = _watchdogs[loop] = _ReadWatchdog(loop)
+    return found
+
+
 class _DeadlineWrites:
-    """Writes bounded by ``socket_timeout`` through a deadline, not ``asyncio.wait_for``.
+    """Reads and writes bounded by ``socket_timeout`` without ``asyncio.wait_for``.
 
     On Python 3.11 and older, ``asyncio.wait_for`` loses a cancellation that arrives just as
     the operation it wraps completes (the 3.12 rewrite fixed it). redis-py bounds every write
     with it, so a task cancelled while its command is being sent carries on as if nothing
-    happened: a timeout that never fires, a lock cleanup that never runs. A deadline bounds
-    the write the same way and lets the cancellation through. Reads keep redis-py's path.
+    happened: a timeout that never fires, a lock cleanup that never runs. Here a write that
+    cannot wait (connected, room in the transport's buffer) takes no timer at all, and one
+    that can is bounded by a deadline, which lets the cancellation through. Reads are
+    bounded by the loop's ``_ReadWatchdog``. The timeout lives in ``io_timeout``;
+    redis-py's own ``socket_timeout`` is kept at ``None`` so that it arms no timers.
     """
 
     socket_timeout: float | None
+    io_timeout: float | None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.io_timeout = self.socket_timeout
+        self.socket_timeout = None
+        self._read_expired = False
 
     async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
-        timeout = self.socket_timeout
+        timeout = self.io_timeout
         if not timeout:
             return await super().send_packed_command(command, check_health)  # type: ignore[misc,no-any-return]
-        self.socket_timeout = None  # a checked-out connection serves one caller at a time
+        if not isinstance(command, bytes | str | list):
+            command = list(command)  # measured, then sent
+        if self._write_cannot_wait(command):
+            return await super().send_packed_command(command, check_health)  # type: ignore[misc,no-any-return]
         try:
             async with deadline_after(timeout):
                 await super().send_packed_command(command, check_health)  # type: ignore[misc]
         except TimeoutError:
             # redis-py's send path has already closed the connection on the cancellation
             raise RedisTimeoutError("Timeout writing to socket") from None
+
+    async def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        timeout = self.io_timeout
+        if not timeout or kwargs.get("timeout") is not None or len(args) > 1:
+            return await super().read_response(*args, **kwargs)  # type: ignore[misc]
+        watchdog = _watchdog()
+        watchdog.watch(self, timeout)
+        try:
+            return await super().read_response(*args, **kwargs)  # type: ignore[misc]
+        except RedisConnectionError:
+            if self._read_expired:
+                raise RedisTimeoutError(
+                    f"Timeout reading from the server after {timeout}s"
+                ) from None
+            raise
         finally:
-            self.socket_timeout = timeout
+            watchdog.deadlines.pop(self, None)
+            self._read_expired = False
+
+    def _expire_read(self) -> None:
+        writer = getattr(self, "_writer", None)
+        if writer is not None:
+            self._read_expired = True
+            writer.transport.abort()
+
+    def _write_cannot_wait(self, command: Any) -> bool:
+        """Whether this write completes without waiting, so that it needs no deadline:
+        connected, no health check due (its PING waits for a reply), and room in the
+        transport's buffer, so that ``drain()`` returns at once."""
+        writer = getattr(self, "_writer", None)
+        if writer is None or not getattr(self, "is_connected", False):
+            return False
+        interval = getattr(self, "health_check_interval", 0)
+        if interval and asyncio.get_running_loop().time() > getattr(self, "next_health_check", 0):
+            return False
+        if writer.transport.get_write_buffer_size():
+            return False  # data still queued: this write may be what pauses the transport
+        size = len(command) if isinstance(command, bytes | str) else sum(map(len, command))
+        return size <= SMALL_WRITE
 
 
 class DeadlineConnection(_DeadlineWrites, Connection):

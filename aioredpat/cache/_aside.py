@@ -18,6 +18,7 @@ import logging
 import math
 import random
 import secrets
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
@@ -49,6 +50,12 @@ TAGS = LuaScript("cache_tags")
 FAILURES = (RedisError, OSError)
 _NONE = b"none"  # told to waiters: the loader found nothing, and nothing was stored
 _MISS: Any = object()
+
+
+def _cancelling() -> bool:
+    """Whether the current task itself is being cancelled."""
+    task = asyncio.current_task()
+    return task is None or sys.version_info < (3, 11) or task.cancelling() > 0
 
 
 def _now_ms() -> int:
@@ -127,6 +134,7 @@ class CacheAside(Generic[T]):
         self._executor = executor_for(conn)
         self._serializer: Serializer[T] = resolve_serializer(model, serializer)
         self._flights: dict[str, asyncio.Task[Any]] = {}
+        self._reads: dict[str, asyncio.Future[bytes | None]] = {}
         self._refreshing: dict[str, asyncio.Task[None]] = {}
         self._warned: set[str] = set()
         self._outage = False
@@ -144,7 +152,7 @@ class CacheAside(Generic[T]):
         name = identifier(key)
         loader = loader or self._loader
         try:
-            data = await self._executor.execute("GET", self._entry_key(name))
+            data = await self._get_shared(name)
         except FAILURES as error:
             found: T | None = await self._read_open(name, loader, error)
             return found
@@ -161,6 +169,45 @@ class CacheAside(Generic[T]):
             return None
         loaded: T | None = await self._flight(name, self._load(name, loader, tuple(tags), force))
         return loaded
+
+    async def _get_shared(self, name: str) -> bytes | None:
+        """GET the entry; calls for the same key while that GET is on the wire share it.
+
+        A hot key read by many tasks at once costs one GET per round trip instead of one
+        per task. A write through this object (``set``, ``delete``, ``invalidate_tags``)
+        ends the sharing, so a read that starts after it never gets an older reply.
+        """
+        shared = self._reads.get(name)
+        if shared is not None:
+            try:
+                return await asyncio.shield(shared)
+            except asyncio.CancelledError:
+                if not shared.cancelled() or _cancelling():
+                    raise
+                # the task that sent the GET was cancelled, not this one: read for ourselves
+        reply: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+        self._reads[name] = reply
+        try:
+            data = await self._executor.get(self._entry_key(name))
+        except BaseException as error:
+            if isinstance(error, asyncio.CancelledError):
+                reply.cancel()
+            else:
+                reply.set_exception(error)
+                reply.exception()  # the callers sharing it raise it; no one else must log it
+            raise
+        else:
+            reply.set_result(data)
+            return data
+        finally:
+            if self._reads.get(name) is reply:
+                del self._reads[name]
+
+    def _stop_sharing(self, name: str | None = None) -> None:
+        if name is None:
+            self._reads.clear()
+        else:
+            self._reads.pop(name, None)
 
     async def get_many(self, keys: Iterable[str | int]) -> dict[str, T]:
         """The cached values of ``keys`` (one MGET; on a cluster one per slot, sent
@@ -434,6 +481,7 @@ class CacheAside(Generic[T]):
         name = identifier(key)
         seconds = self._check_ttl(ttl)
         payload = self._serializer.dumps(value)
+        self._stop_sharing(name)
         try:
             versions = await self._tag_versions(tuple(tags))
             entry = encode_entry(
@@ -451,6 +499,7 @@ class CacheAside(Generic[T]):
     async def delete(self, key: str | int) -> None:
         """Remove ``key``; a load in progress is refused its write. One EVALSHA."""
         name = identifier(key)
+        self._stop_sharing(name)
         await self._executor.run_script(
             WRITE, self._load_keys(name), [b"", 0, self._keys.key(name, "filled")]
         )
@@ -461,6 +510,7 @@ class CacheAside(Generic[T]):
         names = self._check_tags(tags)
         if not names:
             return
+        self._stop_sharing()
         batch = self._executor.batch()
         for tag in names:
             batch.command("SET", self._tag_key(tag), secrets.token_hex(8), "PX", _ms(self.max_ttl))

@@ -68,6 +68,7 @@ class WriteThrough(CacheAside[T]):
         name = identifier(key)
         seconds = self._check_ttl(ttl)
         payload = self._serializer.dumps(value)  # a value that cannot be stored fails first
+        self._stop_sharing(name)
         versions = await self._tag_versions(tuple(tags))
         state = self._keys.key(name, "w")
         seq, overlapped = await self._executor.run_script(BEGIN, [state], [_ms(self.write_timeout)])

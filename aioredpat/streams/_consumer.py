@@ -18,18 +18,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, Literal, TypeVar
 
 import anyio
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 
 from .._checks import check_count, check_name, check_seconds
 from .._executor import as_text, executor_for
 from .._scripts import LuaScript
 from ..errors import ConfigurationError
 from ..serializers import Serializer, resolve_serializer
+from ._group import FAILURES, Backoff, claim, create_group
 from ._message import DATA_FIELD, StreamMessage, dead_letter_fields
 
 __all__ = ("BatchStreamConsumer", "StreamConsumer")
@@ -38,33 +38,10 @@ log = logging.getLogger("aioredpat")
 
 T = TypeVar("T")
 
-CLAIM = LuaScript("stream_claim")
 KEEP = LuaScript("stream_keep")
 
 ACK_DELAY = 0.05  # finished entries wait this long for a read to carry their XACK
 _DATA = DATA_FIELD.encode()
-_FAILURES = (RedisError, OSError)
-
-
-class _Backoff:
-    """Capped exponential backoff with jitter for reconnecting."""
-
-    __slots__ = ("delay",)
-
-    def __init__(self) -> None:
-        self.delay = 0.05
-
-    async def sleep(self) -> None:
-        await anyio.sleep(self.delay * (0.5 + random.random()))
-        self.delay = min(self.delay * 2, 2.0)
-
-    def reset(self) -> None:
-        self.delay = 0.05
-
-
-def _next_id(entry_id: str) -> str:
-    ms, _, seq = entry_id.partition("-")
-    return f"{ms}-{int(seq) + 1}"
 
 
 class _GroupConsumer(Generic[T]):
@@ -184,7 +161,7 @@ class _GroupConsumer(Generic[T]):
             while self._acks:
                 try:
                     await self._send_acks()
-                except _FAILURES as error:
+                except FAILURES as error:
                     log.warning("aioredpat: %r: final XACK failed (%r); retrying", self, error)
                     await anyio.sleep(0.1)
 
@@ -192,7 +169,7 @@ class _GroupConsumer(Generic[T]):
 
     async def _read_loop(self) -> None:
         loop = asyncio.get_running_loop()
-        backoff = _Backoff()
+        backoff = Backoff()
         next_claim = 0.0
         with self._reader_scope:
             while True:
@@ -216,7 +193,7 @@ class _GroupConsumer(Generic[T]):
                         raise
                     log.warning("aioredpat: %r: the group is gone; creating it again", self)
                     self._group_ready = False
-                except _FAILURES as error:
+                except FAILURES as error:
                     log.warning("aioredpat: %r: reading failed (%r); retrying", self, error)
                     await backoff.sleep()
 
@@ -226,13 +203,7 @@ class _GroupConsumer(Generic[T]):
             await self._room.wait()
 
     async def _create_group(self) -> None:
-        try:
-            await self._executor.execute(
-                "XGROUP", "CREATE", self.stream, self.group, self._start_id, "MKSTREAM"
-            )
-        except ResponseError as error:
-            if "BUSYGROUP" not in str(error):
-                raise
+        await create_group(self._executor, self.stream, self.group, self._start_id)
         self._group_ready = True
 
     async def _read(self, count: int) -> None:
@@ -260,20 +231,15 @@ class _GroupConsumer(Generic[T]):
     async def _claim(self, room: int, cursor: str, *, own: bool = False) -> str | None:
         """Claim up to ``room`` idle entries from ``cursor`` on; returns the next cursor
         (``None`` for this consumer's own entries once all are taken, else ``"-"``)."""
-        min_idle = 0 if own else int(self.claim_idle * 1000)
-        last, claimed = await self._executor.run_script(
-            CLAIM,
-            [self.stream],
-            [self.group, self.consumer, min_idle, cursor, room, self.consumer if own else ""],
-        )
-        entries = []
-        for entry_id, flat, deliveries in claimed:
-            fields = dict(zip(flat[::2], flat[1::2], strict=True))
-            entries.append((as_text(entry_id), fields, int(deliveries)))
+        following, entries = await claim(
+            self._executor, self.stream, self.group, self.consumer,
+            min_idle_ms=0 if own else int(self.claim_idle * 1000), cursor=cursor, count=room,
+            owner=self.consumer if own else "",
+        )  # fmt: skip
         await self._accept(entries)
-        if not last:
+        if not following:
             return None if own else "-"
-        return _next_id(as_text(last))
+        return following
 
     async def _accept(self, entries: list[tuple[str, dict[bytes, bytes], int]]) -> None:
         """Decode and hand out entries; dead-letter those that cannot or must not run."""
@@ -327,7 +293,7 @@ class _GroupConsumer(Generic[T]):
         batch.command("XACK", self.stream, self.group, *[entry[0] for entry in rejected])
         try:
             await batch.execute()
-        except _FAILURES as error:
+        except FAILURES as error:
             log.warning("aioredpat: %r: dead-lettering failed (%r); retried later", self, error)
             return
         self.dead_lettered += len(rejected)
@@ -401,7 +367,7 @@ class _GroupConsumer(Generic[T]):
             self._ack_wanted.clear()
             try:
                 await self._send_acks()
-            except _FAILURES as error:
+            except FAILURES as error:
                 log.warning("aioredpat: %r: XACK failed (%r); retrying", self, error)
                 self._ack_wanted.set()
 
@@ -428,7 +394,7 @@ class _GroupConsumer(Generic[T]):
                 await self._executor.run_script(
                     KEEP, [self.stream], [self.group, self.consumer, *due]
                 )
-            except _FAILURES as error:
+            except FAILURES as error:
                 log.warning("aioredpat: %r: keeping entries failed (%r)", self, error)
                 continue
             for entry_id in due:

@@ -372,3 +372,37 @@ async def test_bad_arguments_name_what_was_wrong(redis_pool: RedisPool) -> None:
         await cache.set("u-1", User(id=1, name="a"), tags=[""])
     with pytest.raises(TypeError, match="str or int"):
         await cache.get(1.5)
+
+
+async def test_concurrent_hits_of_one_key_share_a_get(redis_conn: RedisPool) -> None:
+    cache = users(redis_conn)
+    await cache.set("u-1", User(id=1, name="hot"))
+    await reset_command_counts(redis_conn)
+    results = await asyncio.gather(*(cache.get("u-1") for _ in range(50)))
+    assert results == [User(id=1, name="hot")] * 50
+    assert results[0] is not results[1]  # each caller decodes its own instance
+    gets = (await commands(redis_conn))["get"]
+    assert 1 <= gets < 50
+
+
+async def test_a_read_after_a_local_write_never_shares_an_older_get(redis_conn: RedisPool) -> None:
+    cache = users(redis_conn)
+    await cache.set("u-1", User(id=1, name="old"))
+    early = asyncio.create_task(cache.get("u-1"))
+    await asyncio.sleep(0)  # its GET is on the wire
+    await cache.set("u-1", User(id=1, name="new"))
+    assert (await cache.get("u-1")).name == "new"
+    assert (await early).name in ("old", "new")
+
+
+async def test_a_cancelled_reader_does_not_fail_those_sharing_its_get(
+    redis_conn: RedisPool,
+) -> None:
+    cache = users(redis_conn)
+    await cache.set("u-1", User(id=1, name="a"))
+    first = asyncio.create_task(cache.get("u-1"))
+    await asyncio.sleep(0)
+    others = [asyncio.create_task(cache.get("u-1")) for _ in range(5)]
+    await asyncio.sleep(0)
+    first.cancel()
+    assert [(await other).name for other in others] == ["a"] * 5

@@ -1,0 +1,472 @@
+"""``WriteBehind``: values written to Redis now, and to the database by background flushers.
+
+Keys are spread over ``shards`` (1 on a standalone server, 16 on a cluster by default); shard
+``i`` holds, in one hash slot, the values (``<ns>:{s<i>}:v:<key>``) and the queue: a stream
+``<ns>:{s<i>}:q`` read by the consumer group ``flushers``. A write is one script that sets
+the value and appends ``k``/``o``/``v`` (key, "set" or "del", value) to the queue.
+
+Each shard is flushed by one flusher at a time, which holds the shard's lease
+(``<ns>:{s<i>}:owner``, renewed every ``claim_idle / 3`` seconds): so batches of one shard
+reach the writer one after another and writes of one key stay in order. A flusher that dies
+stops renewing; once the lease has lapsed (``claim_idle`` seconds) another flusher takes the
+shard and, first, every entry still pending in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import secrets
+import socket
+import zlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import anyio
+from redis.exceptions import ResponseError
+
+from .._checks import check_count, check_name, check_seconds
+from .._executor import as_text, executor_for
+from .._keys import KeyBuilder, escape, identifier
+from .._scripts import LuaScript
+from ..errors import ConfigurationError
+from ..serializers import Serializer, resolve_serializer
+from ..streams._group import FAILURES, Backoff, Entry, claim, create_group
+
+__all__ = ("WriteBehind",)
+
+log = logging.getLogger("aioredpat")
+
+T = TypeVar("T")
+Writer = Callable[[Sequence[tuple[str, Any]]], Awaitable[object]]
+
+WRITE = LuaScript("writebehind_write")
+GROUP = "flushers"
+
+
+class _Change:
+    __slots__ = ("attempts", "data", "entry_id", "key", "op")
+
+    def __init__(self, entry_id: str, key: str, op: str, data: bytes) -> None:
+        self.entry_id, self.key, self.op, self.data = entry_id, key, op, data
+        self.attempts = 0  # failures on its own, while other writes succeeded
+
+
+class WriteBehind(Generic[T]):
+    """A Redis-first store whose changes reach ``writer`` (the database) in the background.
+
+    ``await wb.set(key, value)`` returns once the value is readable (``await wb.get(key)``)
+    and its change durably queued: one round trip. ``async with wb:`` runs flushers that
+    call ``writer(batch)`` with at most ``batch_size`` ``(key, value)`` pairs at least every
+    ``flush_interval`` seconds, each key once with its latest value; a deleted key comes as
+    ``(key, None)``. A failing writer is retried with backoff; nothing leaves the queue before
+    the writer took it. A batch that keeps failing is split to find the entries that fail on
+    their own; one that fails alone ``max_attempts`` times while other writes succeed moves
+    to the ``dead_letter`` stream (``<namespace>:dead`` unless given) with the error.
+    """
+
+    def __init__(
+        self,
+        conn: object,
+        *,
+        namespace: str,
+        ttl: float,
+        writer: Writer,
+        batch_size: int = 100,
+        flush_interval: float = 1.0,
+        claim_idle: float = 30.0,
+        model: Any = None,
+        serializer: Serializer[T] | None = None,
+        max_attempts: int = 10,
+        dead_letter: str | None = None,
+        shards: int | None = None,
+        stop_timeout: float = 30.0,
+        max_backoff: float = 30.0,
+    ) -> None:
+        if not callable(writer):
+            raise ConfigurationError(f"writer must be an async function, got {writer!r}")
+        self.ttl = check_seconds("ttl", ttl)
+        self.batch_size = check_count("batch_size", batch_size)
+        self.flush_interval = check_seconds("flush_interval", flush_interval)
+        self.claim_idle = check_seconds("claim_idle", claim_idle)
+        self.max_attempts = check_count("max_attempts", max_attempts)
+        self.stop_timeout = check_seconds("stop_timeout", stop_timeout)
+        self.max_backoff = check_seconds("max_backoff", max_backoff)
+        self._keys = KeyBuilder(namespace)
+        self._executor = executor_for(conn)
+        default_shards = 16 if self._executor.is_cluster else 1
+        self.shards = default_shards if shards is None else check_count("shards", shards)
+        self.dead_letter = check_name("dead_letter", dead_letter or f"{namespace}:dead")
+        self._writer = writer
+        self._serializer: Serializer[T] = resolve_serializer(model, serializer)
+        self._consumer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        self._running = False
+        self.flushed = 0  # changes the writer took, over this object's life
+        self.batches = 0
+        self.failures = 0  # writer calls that raised
+        self.dead_lettered = 0
+
+    def __repr__(self) -> str:
+        return f"WriteBehind(namespace={self._keys.prefix[:-1]!r}, shards={self.shards})"
+
+    # -- keys -----------------------------------------------------------------------------
+
+    def _shard_of(self, key: str) -> int:
+        return zlib.crc32(key.encode("utf-8", "surrogatepass")) % self.shards
+
+    def _shard_tag(self, shard: int) -> str:
+        return self._keys.tag(f"s{shard}")
+
+    def _value_key(self, key: str) -> str:
+        return f"{self._shard_tag(self._shard_of(key))}:v:{escape(key)}"
+
+    def _queue(self, shard: int) -> str:
+        return f"{self._shard_tag(shard)}:q"
+
+    # -- the application's side ----------------------------------------------------------
+
+    async def set(self, key: str | int, value: T) -> str:
+        """Store ``value`` and queue it for the writer, atomically; returns the queue id."""
+        name = identifier(key)
+        data = self._serializer.dumps(value)
+        return await self._write(name, "set", data)
+
+    async def delete(self, key: str | int) -> str:
+        """Remove the value and queue the deletion (the writer gets ``(key, None)``)."""
+        return await self._write(identifier(key), "del", b"")
+
+    async def _write(self, name: str, op: str, data: bytes) -> str:
+        shard = self._shard_of(name)
+        keys = [self._value_key(name), self._queue(shard)]
+        ttl_ms = max(1, math.ceil(self.ttl * 1000))
+        return as_text(await self._executor.run_script(WRITE, keys, [name, op, data, ttl_ms]))
+
+    async def get(self, key: str | int) -> T | None:
+        """The value last set (one GET), or ``None``; an undecodable value is ``None``."""
+        name = identifier(key)
+        data = await self._executor.execute("GET", self._value_key(name))
+        if data is None:
+            return None
+        try:
+            return self._serializer.loads(data)
+        except Exception as error:
+            log.warning("aioredpat: %r: value of %r cannot be decoded (%r)", self, name, error)
+            return None
+
+    async def flush(self) -> None:
+        """Wait until every change queued so far (by anyone) has reached the writer.
+
+        Flushers of this object stop waiting for ``flush_interval`` and flush at once; other
+        processes' flushers are waited for (bound the wait with ``anyio.fail_after``).
+        """
+        targets = await self._queue_tails()
+        for event in getattr(self, "_flush_now", ()):
+            event.set()
+        while not await self._all_taken(targets):  # noqa: ASYNC110 - the state is in Redis
+            await anyio.sleep(0.02)
+
+    async def _queue_tails(self) -> dict[int, str]:
+        batch = self._executor.batch()
+        for shard in range(self.shards):
+            batch.command("XREVRANGE", self._queue(shard), "+", "-", "COUNT", 1)
+        replies = await batch.execute()
+        return {shard: as_text(reply[0][0]) for shard, reply in enumerate(replies) if reply}
+
+    async def _all_taken(self, targets: dict[int, str]) -> bool:
+        """Whether each shard's queue has nothing left at or before its target id."""
+        if not targets:
+            return True
+        batch = self._executor.batch()
+        for shard, target in targets.items():
+            batch.command("XRANGE", self._queue(shard), "-", target, "COUNT", 1)
+        replies = await batch.execute()
+        return not any(replies)  # flushers trim what the writer took
+
+    # -- running the flushers -------------------------------------------------------------
+
+    async def __aenter__(self) -> WriteBehind[T]:
+        if self._running:
+            raise RuntimeError(f"{self!r} is already running")
+        self._running = True
+        self._stopping = asyncio.Event()
+        self._flush_now = [asyncio.Event() for _ in range(self.shards)]
+        self._owned: set[int] = set()
+        self._released = asyncio.Event()  # set whenever no shard is held
+        self._tasks = anyio.create_task_group()
+        await self._tasks.__aenter__()
+        try:
+            await self._take_shards()  # before the block runs: leaving it then flushes
+        except FAILURES as error:
+            log.warning("aioredpat: %r: taking shards failed (%r); retrying", self, error)
+        self._tasks.start_soon(self._govern)
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
+        try:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(self.stop_timeout):
+                self._stopping.set()
+                for event in self._flush_now:
+                    event.set()
+                if self._owned:  # each shard loop flushes what it holds, then lets go
+                    await self._released.wait()
+        finally:
+            self._tasks.cancel_scope.cancel()
+            self._running = False
+        return await self._tasks.__aexit__(*exc_info)
+
+    async def _govern(self) -> None:
+        """Take shards whose lease is free, keep the leases of those held."""
+        every = self.claim_idle / 3
+        lease_ms = max(1, math.ceil(self.claim_idle * 1000))
+        while not self._stopping.is_set():
+            with anyio.move_on_after(every):
+                await self._stopping.wait()
+            if self._stopping.is_set():
+                return
+            try:
+                await self._renew(lease_ms)
+                await self._take_shards()
+            except FAILURES as error:
+                log.warning("aioredpat: %r: renewing shard leases failed (%r)", self, error)
+
+    async def _take_shards(self) -> None:
+        """Take the lease of every shard no flusher holds, and start flushing it."""
+        lease_ms = max(1, math.ceil(self.claim_idle * 1000))
+        free = [shard for shard in range(self.shards) if shard not in self._owned]
+        if not free:
+            return
+        batch = self._executor.batch()
+        for shard in free:
+            owner = f"{self._shard_tag(shard)}:owner"
+            batch.command("SET", owner, self._consumer, "NX", "PX", lease_ms)
+        for shard, taken in zip(free, await batch.execute(), strict=True):
+            if taken:
+                self._owned.add(shard)
+                self._released.clear()
+                self._tasks.start_soon(self._run_shard, shard)
+
+    async def _renew(self, lease_ms: int) -> None:
+        if not self._owned:
+            return
+        batch = self._executor.batch()
+        owned = sorted(self._owned)
+        for shard in owned:
+            batch.script(_RENEW, [f"{self._shard_tag(shard)}:owner"], [self._consumer, lease_ms])
+        for shard, kept in zip(owned, await batch.execute(), strict=True):
+            if not kept:
+                log.warning("aioredpat: %r: lost the lease of shard %d", self, shard)
+                self._owned.discard(shard)  # its loop sees it and stops
+
+    async def _run_shard(self, shard: int) -> None:
+        flusher = _ShardFlusher(self, shard)
+        try:
+            await flusher.run()
+        finally:
+            self._owned.discard(shard)
+            # let another flusher take the shard at once (else it lapses after claim_idle)
+            shielded = anyio.CancelScope(shield=True)
+            with shielded, anyio.move_on_after(2.0), contextlib.suppress(*FAILURES):
+                await self._executor.run_script(
+                    _RELEASE, [f"{self._shard_tag(shard)}:owner"], [self._consumer]
+                )
+            if not self._owned:
+                self._released.set()
+
+    def _decode(self, change: _Change) -> Any:
+        return None if change.op == "del" else self._serializer.loads(change.data)
+
+
+_RENEW = LuaScript("writebehind_renew")
+_RELEASE = LuaScript("core_delete_if_equals")
+
+
+class _ShardFlusher:
+    """Flushes one shard: its pending entries first, then new ones, batch after batch."""
+
+    def __init__(self, owner: WriteBehind[Any], shard: int) -> None:
+        self.wb = owner
+        self.shard = shard
+        self.queue = owner._queue(shard)
+        self.carry: list[_Change] = []  # changes that failed, for the next batch
+        self.backoff = Backoff(first=0.1, cap=owner.max_backoff)
+        self.pending_cursor: str | None = "-"  # entries left by earlier owners come first
+        self.fail_streak = 0  # flushes in a row where nothing got through
+        self.done: list[_Change] = []
+        self.alone: list[tuple[_Change, Exception]] = []  # failed on their own
+        self.stuck: list[tuple[_Change, Exception]] = []  # failed with the whole batch
+
+    def owned(self) -> bool:
+        return self.shard in self.wb._owned
+
+    async def run(self) -> None:
+        wb = self.wb
+        await create_group(wb._executor, self.queue, GROUP, "0")
+        while self.owned():
+            stopping = wb._stopping.is_set()
+            try:
+                changes = await self._next_batch(final=stopping)
+                if changes:
+                    await self._flush(changes)
+                elif stopping:
+                    return
+            except ResponseError as error:
+                if "NOGROUP" not in str(error):
+                    raise
+                await create_group(wb._executor, self.queue, GROUP, "0")
+            except FAILURES as error:
+                log.warning("aioredpat: %r shard %d: %r; retrying", wb, self.shard, error)
+                await self.backoff.sleep()
+
+    async def _next_batch(self, *, final: bool) -> list[_Change]:
+        wb = self.wb
+        room = wb.batch_size - len(self.carry)
+        entries: list[Entry] = []
+        if self.pending_cursor is not None and room > 0:
+            self.pending_cursor, entries = await claim(
+                wb._executor, self.queue, GROUP, wb._consumer,
+                min_idle_ms=0, cursor=self.pending_cursor, count=room,
+            )  # fmt: skip
+            self.pending_cursor = self.pending_cursor or None
+        if not entries and self.pending_cursor is None and room > 0:
+            entries = await self._read(room, block=not final and not self.carry)
+            if entries and len(entries) < room and not final:
+                # not a full batch: give later changes until flush_interval to join it
+                with anyio.move_on_after(wb.flush_interval):
+                    await wb._flush_now[self.shard].wait()
+                wb._flush_now[self.shard].clear()
+                entries += await self._read(room - len(entries), block=False)
+        changes = self.carry + [self._change(entry) for entry in entries]
+        self.carry = []
+        return changes
+
+    async def _read(self, count: int, *, block: bool) -> list[Entry]:
+        wb = self.wb
+        blocking: tuple[str | int, ...] = ()
+        if block:
+            blocking = ("BLOCK", max(1, math.ceil(min(wb.flush_interval, 2.0) * 1000)))
+        reply = await wb._executor.execute(
+            "XREADGROUP", "GROUP", GROUP, wb._consumer, "COUNT", count, *blocking,
+            "STREAMS", self.queue, ">",
+        )  # fmt: skip
+        if not reply:
+            return []
+        return [(as_text(entry_id), fields, 1) for entry_id, fields in reply[0][1]]
+
+    @staticmethod
+    def _change(entry: Entry) -> _Change:
+        entry_id, fields, _ = entry
+        key = fields.get(b"k", b"").decode("utf-8", "surrogatepass")
+        return _Change(entry_id, key, as_text(fields.get(b"o", b"set")), fields.get(b"v", b""))
+
+    async def _flush(self, changes: list[_Change]) -> None:
+        """Hand ``changes`` to the writer, latest per key; retry, split or dead-letter.
+
+        A batch that fails is split in halves. If a half goes through, the writer works and
+        the failing halves are split down to the changes that fail on their own; each such
+        change counts an attempt, and moves to the dead-letter stream at ``max_attempts``.
+        If nothing goes through, the database is down rather than a change bad: nothing is
+        counted, and the batch waits (backoff) for the next try. Every fourth such flush
+        in a row is split all the way, so that poison in both halves is still found.
+        """
+        wb = self.wb
+        latest: dict[str, _Change] = {}
+        for change in changes:
+            latest[change.key] = change  # changes are in queue order: the last one wins
+        superseded = [c.entry_id for c in changes if latest[c.key] is not c]
+        self.done, self.alone, self.stuck = [], [], []
+        batch = list(latest.values())
+        error = await self._write(batch)
+        if error is not None:
+            if len(batch) == 1:
+                self.alone.append((batch[0], error))
+            elif self.fail_streak % 4 == 3:
+                await self._split(batch, error)
+            else:
+                halves = [batch[: len(batch) // 2], batch[len(batch) // 2 :]]
+                errors = [await self._write(half) for half in halves]
+                if all(errors):
+                    self.stuck.extend((c, error) for c in batch)
+                else:
+                    for half, half_error in zip(halves, errors, strict=True):
+                        if half_error is not None:
+                            await self._split(half, half_error)
+        if self.done:
+            for change, _ in self.alone:
+                change.attempts += 1  # it failed while other writes went through
+        failed = self.alone + self.stuck
+        dead = [(c, e) for c, e in failed if c.attempts >= wb.max_attempts]
+        self.carry = [c for c, _ in failed if c.attempts < wb.max_attempts]
+        finished = [c.entry_id for c in self.done] + superseded
+        await self._acknowledge(finished, dead)
+        if self.done or not failed:
+            self.fail_streak = 0
+            self.backoff.reset()
+        else:
+            self.fail_streak += 1
+            await self.backoff.sleep()
+
+    async def _write(self, batch: list[_Change]) -> Exception | None:
+        wb = self.wb
+        try:
+            await wb._writer([(c.key, wb._decode(c)) for c in batch])
+        except Exception as error:
+            wb.failures += 1
+            log.warning("aioredpat: %r: writer failed on %d change(s): %r", wb, len(batch), error)
+            return error
+        wb.batches += 1
+        wb.flushed += len(batch)
+        self.done.extend(batch)
+        return None
+
+    async def _split(self, batch: list[_Change], error: Exception) -> None:
+        """``batch`` failed with ``error``: find the changes that fail on their own."""
+        if len(batch) == 1:
+            self.alone.append((batch[0], error))
+            return
+        for half in (batch[: len(batch) // 2], batch[len(batch) // 2 :]):
+            half_error = await self._write(half)
+            if half_error is not None:
+                await self._split(half, half_error)
+
+    async def _acknowledge(
+        self, finished: list[str], dead: list[tuple[_Change, Exception]]
+    ) -> None:
+        """Dead-letter, acknowledge and trim, in one round trip (one slot but the dead
+        letters)."""
+        wb = self.wb
+        if not finished and not dead:
+            return
+        batch = wb._executor.batch()
+        for change, error in dead:
+            log.error(
+                "aioredpat: %r: change %s of %r failed alone %d times; moved to %r: %r",
+                wb, change.entry_id, change.key, change.attempts, wb.dead_letter, error,
+            )  # fmt: skip
+            batch.command(
+                "XADD", wb.dead_letter, "*", "stream", self.queue, "id", change.entry_id,
+                "k", change.key, "o", change.op, "v", change.data,
+                "attempts", change.attempts, "error", repr(error),
+            )  # fmt: skip
+        ids = finished + [change.entry_id for change, _ in dead]
+        batch.command("XACK", self.queue, GROUP, *ids)
+        oldest_kept = min((c.entry_id for c in self.carry), key=_id_order, default=None)
+        if oldest_kept is None:
+            newest = max(ids, key=_id_order)
+            batch.command("XTRIM", self.queue, "MINID", _after(newest))
+        else:
+            batch.command("XTRIM", self.queue, "MINID", oldest_kept)
+        await batch.execute()
+        wb.dead_lettered += len(dead)
+
+
+def _id_order(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq)
+
+
+def _after(entry_id: str) -> str:
+    ms, seq = _id_order(entry_id)
+    return f"{ms}-{seq + 1}"
