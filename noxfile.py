@@ -1,4 +1,4 @@
-"""Sessions: ``tests`` (Redis 7.x and 6.2), ``lint``, ``typecheck``, ``wheel``.
+"""Sessions: ``tests`` (Redis 7.x and 6.2), ``lint``, ``typecheck``, ``wheel``, ``demo``.
 
 Run through uv so that the locked environment is used: ``uv run nox -s tests``.
 Sessions run in that environment (no per-session virtualenv) except ``wheel``, which
@@ -16,7 +16,7 @@ import nox
 import tomllib
 
 nox.options.default_venv_backend = "none"
-nox.options.sessions = ["tests", "lint", "typecheck", "wheel"]
+nox.options.sessions = ["tests", "lint", "typecheck", "wheel", "demo", "docs"]
 
 ROOT = Path(__file__).parent
 SERVERS = ["7", "6.2"]
@@ -51,6 +51,26 @@ def _redis_binary(session: nox.Session, version: str) -> str:
 def tests(session: nox.Session, server: str) -> None:
     binary = _redis_binary(session, server)
     session.run("pytest", *session.posargs, env={"AIOREDPAT_REDIS_SERVER": binary})
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The README's main job: ``aioredpat demo`` on a throwaway server."""
+    session.run("aioredpat", "demo", env={"REDIS_URL": ""})
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site (mkdocs-material, API reference from docstrings), strict."""
+    session.run("uv", "sync", "--locked", "--group", "docs", "--inexact", external=True)
+    session.run("mkdocs", "build", "--strict", "-f", "docs/mkdocs.yml", "-d", "../site")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Every benchmark suite side by side with its peers: report and charts."""
+    session.run("uv", "sync", "--locked", "--group", "bench", "--inexact", external=True)
+    session.run("python", "-m", "benchmarks.report", *session.posargs)
 
 
 @nox.session

@@ -134,7 +134,7 @@ class CacheAside(Generic[T]):
         self._executor = executor_for(conn)
         self._serializer: Serializer[T] = resolve_serializer(model, serializer)
         self._flights: dict[str, asyncio.Task[Any]] = {}
-        self._reads: dict[str, asyncio.Future[bytes | None]] = {}
+        self._reads: dict[str, list[asyncio.Future[bytes | None] | None]] = {}
         self._refreshing: dict[str, asyncio.Task[None]] = {}
         self._warned: set[str] = set()
         self._outage = False
@@ -175,33 +175,42 @@ class CacheAside(Generic[T]):
 
         A hot key read by many tasks at once costs one GET per round trip instead of one
         per task. A write through this object (``set``, ``delete``, ``invalidate_tags``)
-        ends the sharing, so a read that starts after it never gets an older reply.
+        ends the sharing, so a read that starts after it never gets an older reply. The
+        first reader only leaves a slot; a future is made when a second one arrives.
         """
-        shared = self._reads.get(name)
-        if shared is not None:
+        slot = self._reads.get(name)
+        if slot is not None:
+            shared = slot[0]
+            if shared is None:
+                shared = slot[0] = asyncio.get_running_loop().create_future()
             try:
                 return await asyncio.shield(shared)
             except asyncio.CancelledError:
                 if not shared.cancelled() or _cancelling():
                     raise
                 # the task that sent the GET was cancelled, not this one: read for ourselves
-        reply: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
-        self._reads[name] = reply
+                return await self._executor.get(self._entry_key(name))
+        slot = self._reads[name] = [None]
         try:
             data = await self._executor.get(self._entry_key(name))
         except BaseException as error:
-            if isinstance(error, asyncio.CancelledError):
-                reply.cancel()
-            else:
-                reply.set_exception(error)
-                reply.exception()  # the callers sharing it raise it; no one else must log it
+            self._end_sharing(name, slot)
+            shared = slot[0]
+            if shared is not None:
+                if isinstance(error, asyncio.CancelledError):
+                    shared.cancel()
+                else:
+                    shared.set_exception(error)
+                    shared.exception()  # the callers sharing it raise it; nobody else logs it
             raise
-        else:
-            reply.set_result(data)
-            return data
-        finally:
-            if self._reads.get(name) is reply:
-                del self._reads[name]
+        self._end_sharing(name, slot)
+        if slot[0] is not None:
+            slot[0].set_result(data)
+        return data
+
+    def _end_sharing(self, name: str, slot: list[Any]) -> None:
+        if self._reads.get(name) is slot:
+            del self._reads[name]
 
     def _stop_sharing(self, name: str | None = None) -> None:
         if name is None:
