@@ -21,6 +21,7 @@ from typing import Any, TypeAlias
 from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ._notify import Notifier
 from ._pools import deadline_after
@@ -112,23 +113,31 @@ class Executor:
         The hottest call of all (every cache hit) goes straight to a connection of a
         standalone or Sentinel client, skipping redis-py's per-command wrapper (retry
         closures, response callbacks, event dispatch), which measured about a quarter of a
-        hit's client time. A connection failure falls back to the full path, with its
-        retries; anything else behaves as ``execute("GET", key)``.
+        hit's client time, and, on a ``RedisPool``, its checkout (see ``take_idle``). A
+        connection failure falls back to the full path, with its retries (a GET is safe
+        to repeat); anything else behaves as ``execute("GET", key)``.
         """
         client = self.client
         if self.gate is not None or not isinstance(client, Redis) or client.connection:
             return await self.execute("GET", key)  # type: ignore[no-any-return]
-        pool = client.connection_pool
-        connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+        pool: Any = client.connection_pool
+        take_idle = getattr(pool, "take_idle", None)
+        connection = take_idle() if take_idle is not None else None
+        taken = connection is not None
+        if connection is None:
+            connection = await pool.get_connection()
         try:
             await connection.send_command("GET", key)
             reply = await connection.read_response()
-        except (RedisConnectionError, OSError):
+        except (RedisConnectionError, RedisTimeoutError, OSError):
             pass  # redis-py has closed the connection; retry on the full path below
         else:
             return reply  # type: ignore[no-any-return]
         finally:
-            await pool.release(connection)
+            if taken:
+                pool.put_back(connection)
+            else:
+                await pool.release(connection)
         return await self.execute("GET", key)  # type: ignore[no-any-return]
 
     async def run_script(self, script: LuaScript, keys: Sequence[str], args: Sequence[Arg]) -> Any:

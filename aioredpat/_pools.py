@@ -264,6 +264,36 @@ class _WaitForConnection:
                 waiter.set_result(None)
                 return
 
+    _available_connections: Any
+
+    def take_idle(self) -> AbstractConnection | None:
+        """An idle, connected connection checked out without awaiting, or ``None``.
+
+        redis-py 7's checkout takes a lock, records metrics and polls the socket for stray
+        data, several awaits per command. For an idempotent read (a cache GET) that is not
+        needed: every reply on a pooled connection has been read (a read cut short closes
+        the connection), and a connection the server closed meanwhile fails the read,
+        which the caller then retries on the full path. Give it back with ``put_back``.
+        """
+        if self._waiters or not self._available_connections:
+            return None
+        if len(self._in_use_connections) >= self.max_connections:
+            return None
+        connection = self._available_connections[-1]
+        reconnect = getattr(connection, "should_reconnect", None)
+        if not getattr(connection, "is_connected", False) or (reconnect and reconnect()):
+            return None
+        self._available_connections.pop()
+        self._in_use_connections.add(connection)
+        return connection  # type: ignore[no-any-return]
+
+    def put_back(self, connection: AbstractConnection) -> None:
+        """Return a connection taken with ``take_idle``."""
+        self._in_use_connections.discard(connection)
+        self._available_connections.append(connection)
+        if self._waiters:
+            self._wake_next()
+
     async def release(self, connection: AbstractConnection) -> None:
         try:
             await super().release(connection)  # type: ignore[misc]

@@ -96,3 +96,16 @@ async def test_coalescing_can_be_turned_off(redis_pool: RedisPool, coalesce: boo
         *(executor.run_script(DELETE_IF_EQUALS, [f"off:{i}"], ["v"]) for i in range(20))
     )
     assert replies == [0] * 20
+
+
+async def test_get_survives_connections_the_server_closed(redis_server_factory) -> None:
+    server = redis_server_factory()
+    async with RedisPool.from_url(server.url) as pool:
+        executor = executor_for(pool)
+        await pool.client.set("k", b"v")
+        assert await asyncio.gather(*(executor.get("k") for _ in range(5))) == [b"v"] * 5
+        server.kill()
+        server.start()  # every pooled connection is now dead
+        await pool.client.set("k", b"again")  # through the full path, with its retries
+        assert await asyncio.gather(*(executor.get("k") for _ in range(5))) == [b"again"] * 5
+        assert await executor.get("missing") is None
