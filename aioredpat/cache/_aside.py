@@ -315,18 +315,12 @@ class CacheAside(Generic[T]):
             task.exception()  # seen by whoever awaited it; never "never retrieved"
 
     async def _load(self, name: str, loader: Loader, tags: tuple[str, ...], force: bool) -> Any:
-        keys = self._load_keys(name)
         token = secrets.token_hex(8)
         try:
             versions = await self._tag_versions(tags)
-            entry_data, taken = await self._executor.run_script(
-                LEASE, keys, [token, _ms(self.lease_ttl), int(force), 1]
-            )
-            if entry_data is not None:
-                entry, value = self._read(name, entry_data)
-                if entry is not None:
-                    return value
-                force = True
+            found, value, taken = await self._try_lease(name, token, force=force, wait=True)
+            if found:
+                return value
             if taken:
                 return await self._load_and_fill(name, loader, versions, token)
             return await self._wait_for_fill(name, loader, versions, token)
@@ -340,15 +334,11 @@ class CacheAside(Generic[T]):
         self, name: str, loader: Loader, versions: tuple[tuple[str, str], ...], token: str
     ) -> Any:
         """Another process loads: wait to be told, or load ourselves after ``lease_ttl``."""
-        keys = self._load_keys(name)
         async with self._executor.notifier.listen(self._keys.key(name, "filled")) as wakeup:
-            entry_data, taken = await self._executor.run_script(
-                LEASE, keys, [token, _ms(self.lease_ttl), 0, 1]
-            )  # filled before we listened? the lease freed?
-            if entry_data is not None:
-                entry, value = self._read(name, entry_data)
-                if entry is not None:
-                    return value
+            # filled before we listened? the lease freed?
+            found, value, taken = await self._try_lease(name, token, force=False, wait=True)
+            if found:
+                return value
             if taken:
                 return await self._load_and_fill(name, loader, versions, token)
             with anyio.move_on_after(self.lease_ttl):
@@ -361,16 +351,26 @@ class CacheAside(Generic[T]):
             if entry is not None:
                 return value
         # the load failed, was cancelled by a delete, or is taking too long: load ourselves
+        found, value, taken = await self._try_lease(name, token, force=False, wait=False)
+        if found:
+            return value
+        if taken:
+            return await self._load_and_fill(name, loader, versions, token)
+        return await loader(name)
+
+    async def _try_lease(
+        self, name: str, token: str, *, force: bool, wait: bool
+    ) -> tuple[bool, Any, bool]:
+        """One ``cache_lease.lua`` call: ``(found, value, taken)``: a usable entry that is
+        there now, or whether this call took the lease (``wait``: flag that we wait)."""
         entry_data, taken = await self._executor.run_script(
-            LEASE, keys, [token, _ms(self.lease_ttl), 0, 0]
+            LEASE, self._load_keys(name), [token, _ms(self.lease_ttl), int(force), int(wait)]
         )
         if entry_data is not None:
             entry, value = self._read(name, entry_data)
             if entry is not None:
-                return value
-        if taken:
-            return await self._load_and_fill(name, loader, versions, token)
-        return await loader(name)
+                return True, value, False
+        return False, None, bool(taken)
 
     async def _load_and_fill(
         self, name: str, loader: Loader, versions: tuple[tuple[str, str], ...], token: str

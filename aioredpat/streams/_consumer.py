@@ -402,6 +402,15 @@ class _GroupConsumer(Generic[T]):
                     self._held[entry_id] = now
 
 
+H = TypeVar("H")
+
+
+def _checked_handler(handler: H) -> H:
+    if not callable(handler):
+        raise ConfigurationError(f"handler must be an async function, got {handler!r}")
+    return handler
+
+
 class StreamConsumer(_GroupConsumer[T]):
     """Runs ``handler`` on each entry of ``stream`` as consumer ``consumer`` of ``group``.
 
@@ -427,10 +436,8 @@ class StreamConsumer(_GroupConsumer[T]):
         handler: Callable[[StreamMessage[T]], Awaitable[object]],
         **options: Any,
     ) -> None:
-        if not callable(handler):
-            raise ConfigurationError(f"handler must be an async function, got {handler!r}")
         super().__init__(conn, stream, group=group, consumer=consumer, **options)
-        self._handler = handler
+        self._handler = _checked_handler(handler)
 
     async def __aenter__(self) -> StreamConsumer[T]:
         await super().__aenter__()
@@ -466,10 +473,8 @@ class BatchStreamConsumer(_GroupConsumer[T]):
         handler: Callable[[list[StreamMessage[T]]], Awaitable[object]],
         **options: Any,
     ) -> None:
-        if not callable(handler):
-            raise ConfigurationError(f"handler must be an async function, got {handler!r}")
         super().__init__(conn, stream, group=group, consumer=consumer, **options)
-        self._handler = handler
+        self._handler = _checked_handler(handler)
 
     async def __aenter__(self) -> BatchStreamConsumer[T]:
         await super().__aenter__()

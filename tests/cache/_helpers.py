@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
-
-import anyio
 
 from aioredpat import RedisPool
 from aioredpat.testing import command_counts
+from tests._wait import eventually as eventually
 
 BOOKKEEPING = {"info", "config|resetstat", "config"}
 
@@ -20,14 +18,3 @@ async def commands(pool: RedisPool) -> Counter[str]:
 async def keys_without_ttl(pool: RedisPool) -> list[bytes]:
     client = pool.client
     return [key async for key in client.scan_iter(count=1000) if await client.pttl(key) < 0]
-
-
-async def eventually(condition, *, bound: float = 20.0) -> None:
-    with anyio.fail_after(bound):
-        while True:
-            result = condition()
-            if asyncio.iscoroutine(result):
-                result = await result
-            if result:
-                return
-            await asyncio.sleep(0.01)

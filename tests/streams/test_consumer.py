@@ -20,6 +20,7 @@ from aioredpat import (
     StreamProducer,
 )
 from aioredpat.testing import command_counts, reset_command_counts
+from tests._wait import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,18 +28,6 @@ ROOT = Path(__file__).resolve().parents[2]
 class Order(pydantic.BaseModel):
     id: int
     item: str
-
-
-async def eventually(condition, *, bound: float = 20.0) -> None:
-    """Wait for ``condition()`` (sync or async) to hold, failing after ``bound`` seconds."""
-    with anyio.fail_after(bound):
-        while True:
-            result = condition()
-            if asyncio.iscoroutine(result):
-                result = await result
-            if result:
-                return
-            await asyncio.sleep(0.02)
 
 
 async def pending(pool: RedisPool, stream: str, group: str) -> int:
