@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import sys
 from typing import Any
 
@@ -32,6 +33,8 @@ if sys.version_info >= (3, 11):
     from asyncio import timeout as deadline_after
 else:  # redis-py depends on async-timeout there
     from async_timeout import timeout as deadline_after  # type: ignore[import-not-found,unused-ignore]
+
+log = logging.getLogger("aioredpat")
 
 __all__ = (
     "CONNECTION_CLASSES",
@@ -66,6 +69,7 @@ class _ReadWatchdog:
         self.deadlines[connection] = self._loop.time() + timeout
         if self._task is None:
             self._task = self._loop.create_task(self._tick())  # ends when nothing is read
+            self._task.add_done_callback(_report_crash)
 
     async def _tick(self) -> None:
         try:
@@ -78,6 +82,11 @@ class _ReadWatchdog:
                         connection._expire_read()
         finally:
             self._task = None
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("aioredpat: the read watchdog stopped", exc_info=task.exception())
 
 
 _watchdogs: dict[asyncio.AbstractEventLoop, _ReadWatchdog] = {}
