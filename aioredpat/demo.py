@@ -289,9 +289,8 @@ async def orders(pool: RedisPool, db: Any, report: Report) -> None:
 
 async def clean(pool: RedisPool) -> None:
     keys = [key async for key in pool.client.scan_iter(match=f"{PREFIX}:*", count=1000)]
-    for start in range(0, len(keys), 500):
-        for key in keys[start : start + 500]:
-            await pool.client.unlink(key)  # one by one: on a cluster keys span slots
+    for key in keys:
+        await pool.client.unlink(key)  # one by one: on a cluster keys span slots
 
 
 async def run(url: str) -> Report:

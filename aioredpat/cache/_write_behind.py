@@ -34,7 +34,7 @@ from .._keys import KeyBuilder, escape, identifier
 from .._scripts import LuaScript
 from ..errors import ConfigurationError
 from ..serializers import Serializer, resolve_serializer
-from ..streams._group import FAILURES, Backoff, Entry, claim, create_group
+from ..streams._group import FAILURES, Backoff, Entry, claim, create_group, next_id
 
 __all__ = ("WriteBehind",)
 
@@ -104,6 +104,8 @@ class WriteBehind(Generic[T]):
         self._serializer: Serializer[T] = resolve_serializer(model, serializer)
         self._consumer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self._running = False
+        self._flush_now: list[asyncio.Event] = []  # per shard, while flushers run
+        self._lease_ms = max(1, math.ceil(self.claim_idle * 1000))
         self.flushed = 0  # changes the writer took, over this object's life
         self.batches = 0
         self.failures = 0  # writer calls that raised
@@ -163,7 +165,7 @@ class WriteBehind(Generic[T]):
         processes' flushers are waited for (bound the wait with ``anyio.fail_after``).
         """
         targets = await self._queue_tails()
-        for event in getattr(self, "_flush_now", ()):
+        for event in self._flush_now:
             event.set()
         while not await self._all_taken(targets):  # noqa: ASYNC110 - the state is in Redis
             await anyio.sleep(0.02)
@@ -220,41 +222,41 @@ class WriteBehind(Generic[T]):
     async def _govern(self) -> None:
         """Take shards whose lease is free, keep the leases of those held."""
         every = self.claim_idle / 3
-        lease_ms = max(1, math.ceil(self.claim_idle * 1000))
         while not self._stopping.is_set():
             with anyio.move_on_after(every):
                 await self._stopping.wait()
             if self._stopping.is_set():
                 return
             try:
-                await self._renew(lease_ms)
+                await self._renew()
                 await self._take_shards()
             except FAILURES as error:
                 log.warning("aioredpat: %r: renewing shard leases failed (%r)", self, error)
 
     async def _take_shards(self) -> None:
         """Take the lease of every shard no flusher holds, and start flushing it."""
-        lease_ms = max(1, math.ceil(self.claim_idle * 1000))
         free = [shard for shard in range(self.shards) if shard not in self._owned]
         if not free:
             return
         batch = self._executor.batch()
         for shard in free:
             owner = f"{self._shard_tag(shard)}:owner"
-            batch.command("SET", owner, self._consumer, "NX", "PX", lease_ms)
+            batch.command("SET", owner, self._consumer, "NX", "PX", self._lease_ms)
         for shard, taken in zip(free, await batch.execute(), strict=True):
             if taken:
                 self._owned.add(shard)
                 self._released.clear()
                 self._tasks.start_soon(self._run_shard, shard)
 
-    async def _renew(self, lease_ms: int) -> None:
+    async def _renew(self) -> None:
         if not self._owned:
             return
         batch = self._executor.batch()
         owned = sorted(self._owned)
         for shard in owned:
-            batch.script(_RENEW, [f"{self._shard_tag(shard)}:owner"], [self._consumer, lease_ms])
+            batch.script(
+                _RENEW, [f"{self._shard_tag(shard)}:owner"], [self._consumer, self._lease_ms]
+            )
         for shard, kept in zip(owned, await batch.execute(), strict=True):
             if not kept:
                 log.warning("aioredpat: %r: lost the lease of shard %d", self, shard)
@@ -455,7 +457,7 @@ class _ShardFlusher:
         oldest_kept = min((c.entry_id for c in self.carry), key=_id_order, default=None)
         if oldest_kept is None:
             newest = max(ids, key=_id_order)
-            batch.command("XTRIM", self.queue, "MINID", _after(newest))
+            batch.command("XTRIM", self.queue, "MINID", next_id(newest))
         else:
             batch.command("XTRIM", self.queue, "MINID", oldest_kept)
         await batch.execute()
@@ -465,8 +467,3 @@ class _ShardFlusher:
 def _id_order(entry_id: str) -> tuple[int, int]:
     ms, _, seq = entry_id.partition("-")
     return int(ms), int(seq)
-
-
-def _after(entry_id: str) -> str:
-    ms, seq = _id_order(entry_id)
-    return f"{ms}-{seq + 1}"

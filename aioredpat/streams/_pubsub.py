@@ -14,7 +14,6 @@ import collections
 import contextlib
 import dataclasses
 import logging
-import random
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Generic, Literal, TypeVar
 
@@ -26,6 +25,7 @@ from .._notify import subscriber_for_cluster
 from .._pools import deadline_after
 from ..errors import ConfigurationError
 from ..serializers import Serializer, resolve_serializer
+from ._group import Backoff
 
 __all__ = ("PubSub", "PubSubGap", "PubSubMessage", "Subscription")
 
@@ -145,9 +145,20 @@ class PubSub(Generic[T]):
 
     async def publish(self, channel: str, value: T) -> int:
         """PUBLISH ``value``; returns how many subscribers the server delivered it to (on a
-        cluster: the subscribers of the node that took the command)."""
+        cluster: the subscribers of the node that took the command).
+
+        On a cluster redis-py sends a keyless command to any node, and messages published
+        through different nodes reach a subscriber in no set order; so every publish goes to
+        the first primary, the node subscriptions use too, and one publisher's messages
+        arrive in the order they were sent, as on a single server.
+        """
         data = self._serializer.dumps(value)
-        return int(await self._executor.execute("PUBLISH", check_name("channel", channel), data))
+        channel = check_name("channel", channel)
+        client = self._executor.client
+        if isinstance(client, RedisCluster):
+            node = client.get_primaries()[0]
+            return int(await self._executor.execute("PUBLISH", channel, data, target_nodes=node))
+        return int(await self._executor.execute("PUBLISH", channel, data))
 
     def subscribe(self, *channels: str) -> contextlib.AbstractAsyncContextManager[Subscription[T]]:
         """``async with pubsub.subscribe("a", "b") as messages: async for m in messages:``;
@@ -228,18 +239,17 @@ class PubSub(Generic[T]):
         return client
 
     async def _read_forever(self) -> None:
-        backoff = 0.05
+        backoff = Backoff(cap=MAX_BACKOFF)
         while self._subs:
             try:
                 message = await self._pubsub.get_message(timeout=1.0)
-                backoff = 0.05
+                backoff.reset()
             except asyncio.CancelledError:
                 raise
             except Exception as error:
                 log.warning("aioredpat: pub/sub connection lost (%r); reconnecting", error)
                 await self._close_connection()
-                await asyncio.sleep(backoff * (0.5 + random.random()))
-                backoff = min(backoff * 2, MAX_BACKOFF)
+                await backoff.sleep()
                 await self._reconnect()
                 continue
             if message is not None:
