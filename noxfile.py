@@ -16,10 +16,12 @@ import nox
 import tomllib
 
 nox.options.default_venv_backend = "none"
-nox.options.sessions = ["tests", "lint", "typecheck", "wheel", "demo", "docs"]
+nox.options.sessions = ["tests", "tests_python", "lint", "typecheck", "wheel", "demo", "docs"]
 
 ROOT = Path(__file__).parent
 SERVERS = ["7", "6.2"]
+# the oldest and the newest Python that requires-python admits, besides the locked one
+OTHER_PYTHONS = ["3.10", "3.13"]
 
 
 def _redis_binary(session: nox.Session, version: str) -> str:
@@ -51,6 +53,36 @@ def _redis_binary(session: nox.Session, version: str) -> str:
 def tests(session: nox.Session, server: str) -> None:
     binary = _redis_binary(session, server)
     session.run("pytest", *session.posargs, env={"AIOREDPAT_REDIS_SERVER": binary})
+
+
+def _interpreter(session: nox.Session, version: str) -> str:
+    """An installed ``python<version>``: on PATH, or under pyenv's versions (whose shims
+    refuse versions that are not selected, so the binary is looked up directly)."""
+    roots = [os.environ.get("PYENV_ROOT", ""), str(Path.home() / ".pyenv")]
+    candidates = [shutil.which(f"python{version}") or ""]
+    for root in filter(None, roots):
+        found = sorted(Path(root, "versions").glob(f"{version}.*/bin/python{version}"))
+        candidates += [str(path) for path in reversed(found)]
+    for candidate in candidates:
+        if candidate and "shims" not in candidate and os.access(candidate, os.X_OK):
+            return candidate
+    session.error(f"no Python {version} on this machine (PATH or pyenv versions)")
+
+
+@nox.session
+@nox.parametrize("python_version", OTHER_PYTHONS)
+def tests_python(session: nox.Session, python_version: str) -> None:
+    """The tests on another Python (Redis 7.x), in an environment of its own from uv.lock."""
+    python = _interpreter(session, python_version)
+    binary = _redis_binary(session, "7")
+    env = {
+        "UV_PROJECT_ENVIRONMENT": str(ROOT / ".nox" / f"py{python_version}"),
+        "AIOREDPAT_REDIS_SERVER": binary,
+    }
+    session.run(
+        "uv", "run", "--locked", "--python", python, "pytest", *session.posargs,
+        env=env, external=True,
+    )  # fmt: skip
 
 
 @nox.session

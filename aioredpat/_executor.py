@@ -14,8 +14,9 @@ executor holds a gate: a semaphore of ``max_connections`` that callers wait on, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, TypeAlias
 
 from redis.asyncio import Redis, RedisCluster
@@ -79,7 +80,9 @@ class Executor:
     leaves is dropped, never sent.
     """
 
-    __slots__ = ("__weakref__", "_coalescer", "_notifier", "client", "gate", "is_cluster")
+    __slots__ = (
+        "__weakref__", "_coalescer", "_notifier", "call_timeout", "client", "gate", "is_cluster"
+    )  # fmt: skip
 
     def __init__(self, client: Client, *, gate: Gate | None = None, coalesce: bool = True) -> None:
         self.client = client
@@ -87,6 +90,9 @@ class Executor:
         self.is_cluster = isinstance(client, RedisCluster)
         self._coalescer = _Coalescer(self) if coalesce else None
         self._notifier: Notifier | None = None
+        # one deadline per call, retries included: twice the socket timeout
+        socket_timeout = client.get_connection_kwargs().get("socket_timeout")
+        self.call_timeout: float | None = 2 * socket_timeout if socket_timeout else None
 
     @property
     def notifier(self) -> Notifier:
@@ -101,11 +107,29 @@ class Executor:
             await self._notifier.aclose()
 
     async def execute(self, *args: Arg, **options: Any) -> Any:
-        """One command, one round trip."""
-        if self.gate is None:
-            return await self.client.execute_command(*args, **options)
-        async with self.gate:
-            return await self.client.execute_command(*args, **options)
+        """One command, one round trip; bounded by ``call_timeout``, retries included."""
+        async with self.deadline():
+            if self.gate is None:
+                return await self.client.execute_command(*args, **options)
+            async with self.gate:
+                return await self.client.execute_command(*args, **options)
+
+    @contextlib.asynccontextmanager
+    async def deadline(self) -> AsyncIterator[None]:
+        """Bound what runs inside by ``call_timeout`` (twice the socket timeout): a server
+        that accepts connections but never answers fails the call with redis-py's
+        ``TimeoutError`` then, however many retries the client would still make."""
+        timeout = self.call_timeout
+        if timeout is None:
+            yield
+            return
+        try:
+            async with deadline_after(timeout):
+                yield
+        except TimeoutError:
+            raise RedisTimeoutError(
+                f"no reply from Redis within {timeout:g}s (twice socket_timeout), retries included"
+            ) from None
 
     async def get(self, key: str) -> bytes | None:
         """GET ``key``: one round trip on a pooled connection of its own.
@@ -114,8 +138,9 @@ class Executor:
         standalone or Sentinel client, skipping redis-py's per-command wrapper (retry
         closures, response callbacks, event dispatch), which measured about a quarter of a
         hit's client time, and, on a ``RedisPool``, its checkout (see ``take_idle``). A
-        connection failure falls back to the full path, with its retries (a GET is safe
-        to repeat); anything else behaves as ``execute("GET", key)``.
+        closed connection falls back to the full path, with its retries (a GET is safe
+        to repeat); a timeout is raised as it is; anything else behaves as
+        ``execute("GET", key)``.
         """
         client = self.client
         if self.gate is not None or not isinstance(client, Redis) or client.connection:
@@ -129,8 +154,10 @@ class Executor:
         try:
             await connection.send_command("GET", key)
             reply = await connection.read_response()
-        except (RedisConnectionError, RedisTimeoutError, OSError):
-            pass  # redis-py has closed the connection; retry on the full path below
+        except (RedisConnectionError, OSError):
+            # the server closed this idle connection meanwhile (a restart): once more on the
+            # full path, with its retries. A timeout is not retried (it would double the wait)
+            pass
         else:
             return reply  # type: ignore[no-any-return]
         finally:
@@ -157,10 +184,11 @@ class Executor:
         self, script: LuaScript, keys: Sequence[str], args: Sequence[Arg]
     ) -> Any:
         """``run_script`` on its own connection, never coalesced with other calls."""
-        if self.gate is None:
-            return await self._run_script(script, keys, args)
-        async with self.gate:
-            return await self._run_script(script, keys, args)
+        async with self.deadline():
+            if self.gate is None:
+                return await self._run_script(script, keys, args)
+            async with self.gate:
+                return await self._run_script(script, keys, args)
 
     async def _run_script(self, script: LuaScript, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         client = self.client
@@ -214,11 +242,12 @@ class Batch:
     async def execute(self, *, raise_on_error: bool = True) -> list[Any]:
         """Send everything queued; with ``raise_on_error=False`` errors come back as replies."""
         gate = self._executor.gate
-        if gate is None:
-            replies = await self._pipe.execute(raise_on_error=False)
-        else:
-            async with gate:
+        async with self._executor.deadline():
+            if gate is None:
                 replies = await self._pipe.execute(raise_on_error=False)
+            else:
+                async with gate:
+                    replies = await self._pipe.execute(raise_on_error=False)
         for index, (script, keys, args) in self._scripts.items():
             reply = replies[index]
             if isinstance(reply, NoScriptError):

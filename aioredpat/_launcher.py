@@ -20,6 +20,7 @@ import contextlib
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sysconfig
@@ -215,12 +216,32 @@ class RedisServer:
     def kill(self) -> None:
         """SIGKILL the server, as a crash would; ``start()`` brings it back on the same port."""
         if self.process is not None:
+            if self.process.poll() is None:
+                os.kill(self.process.pid, signal.SIGCONT)  # a paused server dies too
             self.process.kill()
             self.process.wait()
             self.process = None
 
+    def restart(self) -> RedisServer:
+        """Kill the server and start it again on the same port and directory (what was
+        persisted, with ``--appendonly yes`` for example, comes back)."""
+        self.kill()
+        return self.start()
+
+    def pause(self) -> None:
+        """SIGSTOP the server: connections are accepted by the kernel, nothing is answered."""
+        if self.process is not None:
+            os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT a paused server."""
+        if self.process is not None:
+            os.kill(self.process.pid, signal.SIGCONT)
+
     def stop(self) -> None:
         if self.process is not None:
+            if self.process.poll() is None:
+                os.kill(self.process.pid, signal.SIGCONT)  # a paused server cannot stop
             self.process.terminate()
             try:
                 self.process.wait(10)
@@ -246,21 +267,29 @@ class RedisServer:
 
 
 class ClusterGroup:
-    """A Redis Cluster of ``masters`` primaries (no replicas) built with ADDSLOTS and MEET."""
+    """A Redis Cluster of ``masters`` primaries built with ADDSLOTS and MEET, each with
+    ``replicas`` replicas (none by default). ``node_timeout`` (ms) is how long a master may
+    be unreachable before its replica takes over."""
 
-    def __init__(self, binary: str | None = None, *, masters: int = 3) -> None:
-        if masters < 1:
-            raise ValueError("a cluster needs at least one master")
+    def __init__(
+        self,
+        binary: str | None = None,
+        *,
+        masters: int = 3,
+        replicas: int = 0,
+        node_timeout: int = 5000,
+    ) -> None:
+        if masters < 1 or replicas < 0:
+            raise ValueError("a cluster needs at least one master and replicas >= 0")
+        args = ["--cluster-enabled", "yes", "--cluster-node-timeout", str(node_timeout)]
         self.nodes = [
-            RedisServer(
-                binary,
-                args=["--cluster-enabled", "yes", "--cluster-node-timeout", "5000"],
-                cluster_bus=True,
-            )
-            for _ in range(masters)
+            RedisServer(binary, args=list(args), cluster_bus=True)
+            for _ in range(masters * (1 + replicas))
         ]
         for node in self.nodes:
             node.args += ["--cluster-config-file", f"nodes-{node.port}.conf"]
+        self.masters = masters
+        self.replicas = replicas
 
     @property
     def urls(self) -> list[str]:
@@ -269,24 +298,73 @@ class ClusterGroup:
     def start(self) -> ClusterGroup:
         for node in self.nodes:
             node.start()
-        count = len(self.nodes)
-        for i, node in enumerate(self.nodes):
+        count = self.masters
+        for i, node in enumerate(self.nodes[:count]):
             first, last = CLUSTER_SLOTS * i // count, CLUSTER_SLOTS * (i + 1) // count
             node.command("CLUSTER", "ADDSLOTS", *range(first, last))
         for node in self.nodes[1:]:
             self.nodes[0].command("CLUSTER", "MEET", "127.0.0.1", node.port)
         _wait_until(self._ready, "the cluster to agree on its slots", timeout=60)
+        for i, replica in enumerate(self.nodes[count:]):
+            master = self.nodes[i % count]
+            master_id = _text(master.command("CLUSTER", "MYID"))
+
+            def replicate(node: RedisServer = replica, of: str = master_id) -> bool:
+                return bool(node.command("CLUSTER", "REPLICATE", of))
+
+            _wait_until(replicate, f"node {replica.port} to replicate {master.port}")
+        if self.replicas:
+            _wait_until(self._replicas_synced, "the replicas to sync", timeout=60)
         return self
 
     def _ready(self) -> bool:
         for node in self.nodes:
-            info = node.command("CLUSTER", "INFO")
-            text = info.decode() if isinstance(info, bytes) else str(info)
+            if node.process is None:
+                continue
+            text = _text(node.command("CLUSTER", "INFO"))
             if (
                 "cluster_state:ok" not in text
                 or f"cluster_known_nodes:{len(self.nodes)}" not in text
             ):
                 return False
+        return True
+
+    def _replicas_synced(self) -> bool:
+        for replica in self.nodes[self.masters :]:
+            info = replica.command("INFO", "replication")
+            if info.get("role") != "slave" or info.get("master_link_status") != "up":
+                return False
+        return True
+
+    def master_of(self, key: str) -> RedisServer:
+        """The node serving ``key`` now."""
+        node = self.live_node()
+        slot = int(node.command("CLUSTER", "KEYSLOT", key))
+        for start, end, master, *_ in node.command("CLUSTER", "SLOTS"):
+            if start <= slot <= end:
+                return next(n for n in self.nodes if n.port == int(master[1]))
+        raise LookupError(f"no node serves {key!r}")
+
+    def live_node(self) -> RedisServer:
+        return next(node for node in self.nodes if node.process is not None)
+
+    def kill_master(self, node: RedisServer, *, wait_for_failover: bool = True) -> None:
+        """SIGKILL a master; with replicas, wait until one of them has taken over its slots
+        and every live node reports the cluster ``ok`` again."""
+        port = node.port
+        node.kill()
+        if wait_for_failover:
+            _wait_until(lambda: self._ready_without(port), "a replica to take over", timeout=60)
+
+    def _ready_without(self, port: int) -> bool:
+        for node in self.nodes:
+            if node.process is None:
+                continue
+            if "cluster_state:ok" not in _text(node.command("CLUSTER", "INFO")):
+                return False
+            for _start, _end, master, *_ in node.command("CLUSTER", "SLOTS"):
+                if int(master[1]) == port:
+                    return False
         return True
 
     def cleanup(self) -> None:
@@ -302,6 +380,10 @@ class ClusterGroup:
 
     def __exit__(self, *exc_info: object) -> None:
         self.cleanup()
+
+
+def _text(reply: Any) -> str:
+    return reply.decode() if isinstance(reply, bytes) else str(reply)
 
 
 class SentinelGroup:

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import sys
+import weakref
+from collections.abc import AsyncIterator
 from typing import Any
 
 from redis.asyncio.connection import (
@@ -32,7 +35,18 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 if sys.version_info >= (3, 11):
     from asyncio import timeout as deadline_after
 else:  # redis-py depends on async-timeout there
-    from async_timeout import timeout as deadline_after  # type: ignore[import-not-found,unused-ignore]
+    from async_timeout import timeout as _async_timeout  # type: ignore[import-not-found,unused-ignore]
+
+    @contextlib.asynccontextmanager
+    async def deadline_after(delay: float | None) -> AsyncIterator[None]:
+        """``asyncio.timeout`` for Python 3.10, raising the built-in ``TimeoutError`` as
+        3.11+ does (3.10's ``asyncio.TimeoutError`` is another class)."""
+        try:
+            async with _async_timeout(delay):
+                yield
+        except asyncio.TimeoutError:
+            raise TimeoutError from None
+
 
 log = logging.getLogger("aioredpat")
 
@@ -49,13 +63,14 @@ SMALL_WRITE = 16 * 1024  # below asyncio's default high-water mark (64 KiB)
 
 
 class _ReadWatchdog:
-    """Bounds reads of one event loop by ``socket_timeout`` with a single ticking task.
+    """Bounds reads of one event loop by ``socket_timeout`` with a single ticking timer.
 
     redis-py wraps every read in ``asyncio.timeout(socket_timeout)``: a timer armed and
     cancelled per command, a measurable share of a cache hit's client time. Here a read
-    only records its deadline; one task per loop, running while reads are outstanding,
-    checks every ``TICK`` seconds and aborts the transport of a read past its deadline (which
-    then fails as a ``TimeoutError``). Deadlines are kept to within a tick.
+    only records its deadline; one timer per loop, armed while reads are outstanding,
+    fires every ``TICK`` seconds and aborts the transport of a read past its deadline (which
+    then fails as a ``TimeoutError``). Deadlines are kept to within a tick. A timer, not a
+    task: nothing is left pending when the loop closes with reads outstanding.
     """
 
     TICK = 0.25
@@ -63,41 +78,36 @@ class _ReadWatchdog:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self.deadlines: dict[Any, float] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
     def watch(self, connection: Any, timeout: float) -> None:
         self.deadlines[connection] = self._loop.time() + timeout
-        if self._task is None:
-            self._task = self._loop.create_task(self._tick())  # ends when nothing is read
-            self._task.add_done_callback(_report_crash)
+        if self._timer is None:
+            self._timer = self._loop.call_later(self.TICK, self._tick)
 
-    async def _tick(self) -> None:
-        try:
-            while self.deadlines:
-                await asyncio.sleep(self.TICK)
-                now = self._loop.time()
-                for connection, deadline in list(self.deadlines.items()):
-                    if deadline <= now:
-                        del self.deadlines[connection]
-                        connection._expire_read()
-        finally:
-            self._task = None
-
-
-def _report_crash(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("aioredpat: the read watchdog stopped", exc_info=task.exception())
+    def _tick(self) -> None:
+        self._timer = None
+        now = self._loop.time()
+        for connection, deadline in list(self.deadlines.items()):
+            if deadline <= now:
+                del self.deadlines[connection]
+                try:
+                    connection._expire_read()
+                except Exception:  # one broken connection must not stop the others' bounds
+                    log.exception("aioredpat: aborting an overdue read failed")
+        if self.deadlines:
+            self._timer = self._loop.call_later(self.TICK, self._tick)
 
 
-_watchdogs: dict[asyncio.AbstractEventLoop, _ReadWatchdog] = {}
+_watchdogs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _ReadWatchdog] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _watchdog() -> _ReadWatchdog:
     loop = asyncio.get_running_loop()
     found = _watchdogs.get(loop)
     if found is None:
-        for old in [other for other in _watchdogs if other.is_closed()]:
-            del _watchdogs[old]
         found = _watchdogs[loop] = _ReadWatchdog(loop)
     return found
 
@@ -137,7 +147,11 @@ class _DeadlineWrites:
                 await super().send_packed_command(command, check_health)  # type: ignore[misc]
         except TimeoutError:
             # redis-py's send path has already closed the connection on the cancellation
-            raise RedisTimeoutError("Timeout writing to socket") from None
+            # the send includes redis-py's health check (a PING and its reply), so this is a
+            # server that stopped answering as often as a full socket buffer
+            raise RedisTimeoutError(
+                f"Timeout sending a command (or its health-check PING) after {timeout}s"
+            ) from None
 
     async def read_response(self, *args: Any, **kwargs: Any) -> Any:
         timeout = self.io_timeout

@@ -11,6 +11,8 @@ fixture                    scope    what it gives
 ``redis_masters``          session  three independent ``RedisServer`` masters (for Redlock)
 ``redis_sentinel``         session  a ``SentinelGroup``: master, replica and one sentinel
 ``redis_server_factory``   test     ``factory()`` starts a private ``RedisServer``, stopped after
+``redis_cluster_factory``  test     ``factory(replicas=1)`` starts a private ``ClusterGroup``
+``redis_proxy_factory``    test     ``factory(server)``: a started ``FaultProxy`` in front of it
 ``redis_pool``             test     a ``RedisPool`` on the standalone server, flushed first
 ``redis_cluster_pool``     test     a ``RedisPool`` on the cluster, flushed first
 ``redis_conn``             test     parametrized: the test runs on standalone, then on cluster
@@ -19,6 +21,15 @@ fixture                    scope    what it gives
 The async fixtures need ``pytest-asyncio``. Servers are started once per session on free
 ports of 127.0.0.1 and keep nothing on disk; test-scoped pools flush every database
 first, so point ``REDIS_URL`` only at a server whose data may be thrown away.
+
+Faults to inject, for tests of what your code does when Redis misbehaves:
+
+- ``FaultProxy`` (``redis_proxy_factory``): pause, delay, drop or cut the traffic between
+  your client and a server, or refuse new connections;
+- ``RedisServer.kill()`` / ``restart()`` (a crash, then the same port again),
+  ``pause()`` / ``resume()`` (SIGSTOP / SIGCONT);
+- ``ClusterGroup(replicas=1).kill_master(node)``: a master dies and its replica takes over
+  (``master_of(key)`` finds the node that serves a key).
 """
 
 from __future__ import annotations
@@ -28,11 +39,13 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from redis.asyncio import RedisCluster
 
 from ._executor import executor_for
+from ._faults import FaultProxy
 from ._launcher import (
     ClusterGroup,
     RedisServer,
@@ -45,6 +58,7 @@ from .pool import RedisPool
 
 __all__ = (
     "ClusterGroup",
+    "FaultProxy",
     "RedisServer",
     "SentinelGroup",
     "command_counts",
@@ -135,6 +149,45 @@ def redis_server_factory(redis_server_binary: str | None) -> Iterator[Callable[.
     yield factory
     for server in started:
         server.cleanup()
+
+
+@pytest.fixture
+def redis_cluster_factory(redis_server_binary: str | None) -> Iterator[Callable[..., ClusterGroup]]:
+    """``factory(**ClusterGroup options)``: a started private cluster, cleaned up after the
+    test (``replicas=1`` for failover tests)."""
+    started: list[ClusterGroup] = []
+
+    def factory(**options: Any) -> ClusterGroup:
+        cluster = ClusterGroup(_need_binary(redis_server_binary, "a private cluster"), **options)
+        started.append(cluster)
+        return cluster.start()
+
+    yield factory
+    for cluster in started:
+        cluster.cleanup()
+
+
+@pytest.fixture
+def redis_proxy_factory() -> Iterator[Callable[..., FaultProxy]]:
+    """``factory(target)``: a started ``FaultProxy`` in front of ``target`` (a
+    ``RedisServer``, a ``redis://`` URL or a ``(host, port)``), stopped after the test."""
+    started: list[FaultProxy] = []
+
+    def factory(target: RedisServer | str | tuple[str, int]) -> FaultProxy:
+        if isinstance(target, RedisServer):
+            address = target.address
+        elif isinstance(target, str):
+            parts = urlsplit(target)
+            address = (parts.hostname or "127.0.0.1", parts.port or 6379)
+        else:
+            address = target
+        proxy = FaultProxy(address)
+        started.append(proxy)
+        return proxy.start()
+
+    yield factory
+    for proxy in started:
+        proxy.stop()
 
 
 try:

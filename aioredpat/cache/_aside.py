@@ -25,8 +25,8 @@ from typing import Any, Generic, TypeVar
 
 import anyio
 from redis.crc import key_slot
-from redis.exceptions import RedisError
 
+from .._backoff import FAILURES
 from .._checks import check_seconds
 from .._executor import as_text, executor_for
 from .._keys import KeyBuilder, escape, identifier
@@ -47,15 +47,16 @@ FILL = LuaScript("cache_fill")
 WRITE = LuaScript("cache_write")
 TAGS = LuaScript("cache_tags")
 
-FAILURES = (RedisError, OSError)
+
 _NONE = b"none"  # told to waiters: the loader found nothing, and nothing was stored
 _MISS: Any = object()
 
 
 def _cancelling() -> bool:
-    """Whether the current task itself is being cancelled."""
+    """Whether the current task itself is being cancelled. Python 3.10 cannot tell: there
+    the answer is no, so a reader whose shared GET was cancelled reads for itself."""
     task = asyncio.current_task()
-    return task is None or sys.version_info < (3, 11) or task.cancelling() > 0
+    return task is None or (sys.version_info >= (3, 11) and task.cancelling() > 0)
 
 
 def _now_ms() -> int:

@@ -10,12 +10,20 @@ Each shard is flushed by one flusher at a time, which holds the shard's lease
 reach the writer one after another and writes of one key stay in order. A flusher that dies
 stops renewing; once the lease has lapsed (``claim_idle`` seconds) another flusher takes the
 shard and, first, every entry still pending in it.
+
+The lease fences the writer: a shard's loop confirms its lease in Redis (and renews it)
+right before every writer call, and counts it valid locally only until the lease would have
+lapsed since the last confirmation was sent. A loop that lost its lease (a restart wiped
+it, an outage outlasted it, another flusher took over) stops before it writes again, and a
+process runs at most one loop per shard: a shard is taken again only once its old loop has
+ended.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 import os
@@ -28,13 +36,14 @@ from typing import Any, Generic, TypeVar
 import anyio
 from redis.exceptions import ResponseError
 
+from .._backoff import FAILURES, Backoff
 from .._checks import check_count, check_name, check_seconds
-from .._executor import as_text, executor_for
+from .._executor import Executor, as_text, executor_for
+from .._groups import Entry, claim, create_group, next_id
 from .._keys import KeyBuilder, escape, identifier
 from .._scripts import LuaScript
 from ..errors import ConfigurationError
 from ..serializers import Serializer, resolve_serializer
-from ..streams._group import FAILURES, Backoff, Entry, claim, create_group, next_id
 
 __all__ = ("WriteBehind",)
 
@@ -195,8 +204,8 @@ class WriteBehind(Generic[T]):
         self._running = True
         self._stopping = asyncio.Event()
         self._flush_now = [asyncio.Event() for _ in range(self.shards)]
-        self._owned: set[int] = set()
-        self._released = asyncio.Event()  # set whenever no shard is held
+        self._leases: dict[int, _ShardLease] = {}  # shards whose loop runs here
+        self._released = asyncio.Event()  # set whenever no shard loop runs
         self._tasks = anyio.create_task_group()
         await self._tasks.__aenter__()
         try:
@@ -212,7 +221,7 @@ class WriteBehind(Generic[T]):
                 self._stopping.set()
                 for event in self._flush_now:
                     event.set()
-                if self._owned:  # each shard loop flushes what it holds, then lets go
+                if self._leases:  # each shard loop flushes what it holds, then lets go
                     await self._released.wait()
         finally:
             self._tasks.cancel_scope.cancel()
@@ -234,48 +243,82 @@ class WriteBehind(Generic[T]):
                 log.warning("aioredpat: %r: renewing shard leases failed (%r)", self, error)
 
     async def _take_shards(self) -> None:
-        """Take the lease of every shard no flusher holds, and start flushing it."""
-        free = [shard for shard in range(self.shards) if shard not in self._owned]
+        """Take the lease of every shard no flusher holds, and start flushing it. A shard
+        whose old loop here is still ending is left until it has ended."""
+        free = [shard for shard in range(self.shards) if shard not in self._leases]
         if not free:
             return
         batch = self._executor.batch()
-        for shard in free:
-            owner = f"{self._shard_tag(shard)}:owner"
-            batch.command("SET", owner, self._consumer, "NX", "PX", self._lease_ms)
-        for shard, taken in zip(free, await batch.execute(), strict=True):
+        leases = [self._lease(shard) for shard in free]
+        for lease in leases:
+            batch.command("SET", lease.key, self._consumer, "NX", "PX", self._lease_ms)
+        sent = asyncio.get_running_loop().time()
+        for lease, taken in zip(leases, await batch.execute(), strict=True):
             if taken:
-                self._owned.add(shard)
+                lease.confirmed(sent)
+                self._leases[lease.shard] = lease
                 self._released.clear()
-                self._tasks.start_soon(self._run_shard, shard)
+                self._tasks.start_soon(self._run_shard, lease)
+
+    def _lease(self, shard: int) -> _ShardLease:
+        return _ShardLease(
+            self._executor, shard, f"{self._shard_tag(shard)}:owner", self._consumer,
+            self._lease_ms,
+        )  # fmt: skip
 
     async def _renew(self) -> None:
-        if not self._owned:
+        leases = [lease for lease in self._leases.values() if lease.held]
+        if not leases:
             return
         batch = self._executor.batch()
-        owned = sorted(self._owned)
-        for shard in owned:
-            batch.script(
-                _RENEW, [f"{self._shard_tag(shard)}:owner"], [self._consumer, self._lease_ms]
-            )
-        for shard, kept in zip(owned, await batch.execute(), strict=True):
-            if not kept:
-                log.warning("aioredpat: %r: lost the lease of shard %d", self, shard)
-                self._owned.discard(shard)  # its loop sees it and stops
+        for lease in leases:
+            batch.script(_RENEW, [lease.key], [self._consumer, self._lease_ms])
+        sent = asyncio.get_running_loop().time()
+        for lease, kept in zip(leases, await batch.execute(), strict=True):
+            if kept:
+                lease.confirmed(sent)
+            else:
+                log.warning("aioredpat: %r: lost the lease of shard %d", self, lease.shard)
+                lease.held = False  # its loop sees it and stops
 
-    async def _run_shard(self, shard: int) -> None:
-        flusher = _ShardFlusher(self, shard)
+    async def _run_shard(self, lease: _ShardLease) -> None:
+        flusher = _ShardFlusher(
+            lease, self._queue(lease.shard), self._write_batch, self._settings,
+            stopping=self._stopping, flush_now=self._flush_now[lease.shard],
+        )  # fmt: skip
         try:
             await flusher.run()
         finally:
-            self._owned.discard(shard)
             # let another flusher take the shard at once (else it lapses after claim_idle)
             shielded = anyio.CancelScope(shield=True)
             with shielded, anyio.move_on_after(2.0), contextlib.suppress(*FAILURES):
-                await self._executor.run_script(
-                    _RELEASE, [f"{self._shard_tag(shard)}:owner"], [self._consumer]
-                )
-            if not self._owned:
+                if lease.held:
+                    await self._executor.run_script(_RELEASE, [lease.key], [self._consumer])
+            del self._leases[lease.shard]  # only now may the shard be taken again
+            if not self._leases:
                 self._released.set()
+
+    @property
+    def _settings(self) -> _FlushSettings:
+        return _FlushSettings(
+            executor=self._executor, consumer=self._consumer, batch_size=self.batch_size,
+            flush_interval=self.flush_interval, max_attempts=self.max_attempts,
+            max_backoff=self.max_backoff, dead_letter=self.dead_letter, owner=repr(self),
+            count_dead=self._count_dead,
+        )  # fmt: skip
+
+    def _count_dead(self, count: int) -> None:
+        self.dead_lettered += count
+
+    async def _write_batch(self, batch: Sequence[_Change]) -> None:
+        """Decode ``batch`` and hand it to the writer; counts what went through."""
+        try:
+            await self._writer([(c.key, self._decode(c)) for c in batch])
+        except Exception:
+            self.failures += 1
+            raise
+        self.batches += 1
+        self.flushed += len(batch)
 
     def _decode(self, change: _Change) -> Any:
         return None if change.op == "del" else self._serializer.loads(change.data)
@@ -285,50 +328,121 @@ _RENEW = LuaScript("writebehind_renew")
 _RELEASE = LuaScript("core_delete_if_equals")
 
 
-class _ShardFlusher:
-    """Flushes one shard: its pending entries first, then new ones, batch after batch."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class _FlushSettings:
+    """What a shard loop needs to know of its ``WriteBehind``."""
 
-    def __init__(self, owner: WriteBehind[Any], shard: int) -> None:
-        self.wb = owner
-        self.shard = shard
-        self.queue = owner._queue(shard)
+    executor: Executor
+    consumer: str  # this flusher's name in the queue's consumer group, and its lease token
+    batch_size: int
+    flush_interval: float
+    max_attempts: int
+    max_backoff: float
+    dead_letter: str
+    owner: str  # for log lines
+    count_dead: Callable[[int], None]  # changes moved to the dead-letter stream
+
+
+class _ShardLease:
+    """This flusher's lease on one shard: held while Redis says so, and valid here only
+    until it would have lapsed since the last confirmation was sent."""
+
+    __slots__ = ("_executor", "_length_ms", "held", "key", "shard", "token", "valid_until")
+
+    def __init__(
+        self, executor: Executor, shard: int, key: str, token: str, length_ms: int
+    ) -> None:
+        self._executor = executor
+        self.shard, self.key, self.token = shard, key, token
+        self._length_ms = length_ms
+        self.held = True
+        self.valid_until = 0.0
+
+    def confirmed(self, sent_at: float) -> None:
+        """Redis renewed the lease by a command sent at ``sent_at`` (loop time)."""
+        self.valid_until = sent_at + self._length_ms / 1000
+
+    def valid(self) -> bool:
+        return self.held and asyncio.get_running_loop().time() < self.valid_until
+
+    async def confirm(self) -> bool:
+        """Renew the lease in Redis if it is still ours (one EVALSHA); False once it is not."""
+        sent = asyncio.get_running_loop().time()
+        if await self._executor.run_script(_RENEW, [self.key], [self.token, self._length_ms]):
+            self.confirmed(sent)
+        else:
+            self.held = False
+        return self.held
+
+
+Write = Callable[[Sequence[_Change]], Awaitable[None]]
+
+
+class _LeaseLost(Exception):
+    """A shard loop found its lease gone before a writer call."""
+
+
+class _ShardFlusher:
+    """Flushes one shard: its pending entries first, then new ones, batch after batch, as
+    long as its lease is valid; ``write`` hands a batch to the database."""
+
+    def __init__(
+        self,
+        lease: _ShardLease,
+        queue: str,
+        write: Write,
+        settings: _FlushSettings,
+        *,
+        stopping: asyncio.Event,
+        flush_now: asyncio.Event,
+    ) -> None:
+        self.lease = lease
+        self.queue = queue
+        self.write = write
+        self.settings = settings
+        self.stopping = stopping
+        self.flush_now = flush_now
+        self.executor = settings.executor
         self.carry: list[_Change] = []  # changes that failed, for the next batch
-        self.backoff = Backoff(first=0.1, cap=owner.max_backoff)
+        self.backoff = Backoff(first=0.1, cap=settings.max_backoff)
         self.pending_cursor: str | None = "-"  # entries left by earlier owners come first
         self.fail_streak = 0  # flushes in a row where nothing got through
         self.done: list[_Change] = []
         self.alone: list[tuple[_Change, Exception]] = []  # failed on their own
         self.stuck: list[tuple[_Change, Exception]] = []  # failed with the whole batch
 
-    def owned(self) -> bool:
-        return self.shard in self.wb._owned
+    def __repr__(self) -> str:
+        return f"{self.settings.owner} shard {self.lease.shard}"
 
     async def run(self) -> None:
-        wb = self.wb
-        await create_group(wb._executor, self.queue, GROUP, "0")
-        while self.owned():
-            stopping = wb._stopping.is_set()
+        await create_group(self.executor, self.queue, GROUP, "0")
+        while self.lease.valid():
+            stopping = self.stopping.is_set()
             try:
                 changes = await self._next_batch(final=stopping)
                 if changes:
                     await self._flush(changes)
                 elif stopping:
                     return
+            except _LeaseLost:
+                break  # what it took stays pending, for the next owner to take first
             except ResponseError as error:
                 if "NOGROUP" not in str(error):
                     raise
-                await create_group(wb._executor, self.queue, GROUP, "0")
+                await create_group(self.executor, self.queue, GROUP, "0")
             except FAILURES as error:
-                log.warning("aioredpat: %r shard %d: %r; retrying", wb, self.shard, error)
+                log.warning("aioredpat: %r: %r; retrying", self, error)
                 await self.backoff.sleep()
+        if not self.lease.held:
+            log.warning("aioredpat: %r: the lease is gone; this loop stops", self)
 
     async def _next_batch(self, *, final: bool) -> list[_Change]:
-        wb = self.wb
-        room = wb.batch_size - len(self.carry)
+        settings = self.settings
+        room = settings.batch_size - len(self.carry)
         entries: list[Entry] = []
         if self.pending_cursor is not None and room > 0:
             self.pending_cursor, entries = await claim(
-                wb._executor, self.queue, GROUP, wb._consumer,
+                self.executor, self.queue, GROUP, settings.consumer,
                 min_idle_ms=0, cursor=self.pending_cursor, count=room,
             )  # fmt: skip
             self.pending_cursor = self.pending_cursor or None
@@ -336,21 +450,20 @@ class _ShardFlusher:
             entries = await self._read(room, block=not final and not self.carry)
             if entries and len(entries) < room and not final:
                 # not a full batch: give later changes until flush_interval to join it
-                with anyio.move_on_after(wb.flush_interval):
-                    await wb._flush_now[self.shard].wait()
-                wb._flush_now[self.shard].clear()
+                with anyio.move_on_after(settings.flush_interval):
+                    await self.flush_now.wait()
+                self.flush_now.clear()
                 entries += await self._read(room - len(entries), block=False)
         changes = self.carry + [self._change(entry) for entry in entries]
         self.carry = []
         return changes
 
     async def _read(self, count: int, *, block: bool) -> list[Entry]:
-        wb = self.wb
         blocking: tuple[str | int, ...] = ()
         if block:
-            blocking = ("BLOCK", max(1, math.ceil(min(wb.flush_interval, 2.0) * 1000)))
-        reply = await wb._executor.execute(
-            "XREADGROUP", "GROUP", GROUP, wb._consumer, "COUNT", count, *blocking,
+            blocking = ("BLOCK", max(1, math.ceil(min(self.settings.flush_interval, 2.0) * 1000)))
+        reply = await self.executor.execute(
+            "XREADGROUP", "GROUP", GROUP, self.settings.consumer, "COUNT", count, *blocking,
             "STREAMS", self.queue, ">",
         )  # fmt: skip
         if not reply:
@@ -373,7 +486,6 @@ class _ShardFlusher:
         counted, and the batch waits (backoff) for the next try. Every fourth such flush
         in a row is split all the way, so that poison in both halves is still found.
         """
-        wb = self.wb
         latest: dict[str, _Change] = {}
         for change in changes:
             latest[change.key] = change  # changes are in queue order: the last one wins
@@ -399,8 +511,9 @@ class _ShardFlusher:
             for change, _ in self.alone:
                 change.attempts += 1  # it failed while other writes went through
         failed = self.alone + self.stuck
-        dead = [(c, e) for c, e in failed if c.attempts >= wb.max_attempts]
-        self.carry = [c for c, _ in failed if c.attempts < wb.max_attempts]
+        max_attempts = self.settings.max_attempts
+        dead = [(c, e) for c, e in failed if c.attempts >= max_attempts]
+        self.carry = [c for c, _ in failed if c.attempts < max_attempts]
         finished = [c.entry_id for c in self.done] + superseded
         await self._acknowledge(finished, dead)
         if self.done or not failed:
@@ -411,15 +524,15 @@ class _ShardFlusher:
             await self.backoff.sleep()
 
     async def _write(self, batch: list[_Change]) -> Exception | None:
-        wb = self.wb
+        """Hand ``batch`` to the writer, if the lease is still ours (confirmed in Redis
+        first: a loop that lost it must never write again); the writer's error, if any."""
+        if not self.lease.valid() or not await self.lease.confirm():
+            raise _LeaseLost(f"{self!r}: the lease is gone")
         try:
-            await wb._writer([(c.key, wb._decode(c)) for c in batch])
+            await self.write(batch)
         except Exception as error:
-            wb.failures += 1
-            log.warning("aioredpat: %r: writer failed on %d change(s): %r", wb, len(batch), error)
+            log.warning("aioredpat: %r: writer failed on %d change(s): %r", self, len(batch), error)
             return error
-        wb.batches += 1
-        wb.flushed += len(batch)
         self.done.extend(batch)
         return None
 
@@ -438,17 +551,17 @@ class _ShardFlusher:
     ) -> None:
         """Dead-letter, acknowledge and trim, in one round trip (one slot but the dead
         letters)."""
-        wb = self.wb
         if not finished and not dead:
             return
-        batch = wb._executor.batch()
+        dead_letter = self.settings.dead_letter
+        batch = self.executor.batch()
         for change, error in dead:
             log.error(
                 "aioredpat: %r: change %s of %r failed alone %d times; moved to %r: %r",
-                wb, change.entry_id, change.key, change.attempts, wb.dead_letter, error,
+                self, change.entry_id, change.key, change.attempts, dead_letter, error,
             )  # fmt: skip
             batch.command(
-                "XADD", wb.dead_letter, "*", "stream", self.queue, "id", change.entry_id,
+                "XADD", dead_letter, "*", "stream", self.queue, "id", change.entry_id,
                 "k", change.key, "o", change.op, "v", change.data,
                 "attempts", change.attempts, "error", repr(error),
             )  # fmt: skip
@@ -461,7 +574,7 @@ class _ShardFlusher:
         else:
             batch.command("XTRIM", self.queue, "MINID", oldest_kept)
         await batch.execute()
-        wb.dead_lettered += len(dead)
+        self.settings.count_dead(len(dead))
 
 
 def _id_order(entry_id: str) -> tuple[int, int]:

@@ -8,11 +8,12 @@ from typing import Any, TypeVar
 
 import anyio
 
+from .._backoff import FAILURES
 from .._checks import check_seconds
 from .._keys import identifier
 from .._scripts import LuaScript
 from ..errors import ConfigurationError
-from ._aside import FAILURES, CacheAside, Loader, _ms, _now_ms
+from ._aside import CacheAside, Loader, _ms, _now_ms
 from ._entry import encode_entry
 
 __all__ = ("WriteThrough",)

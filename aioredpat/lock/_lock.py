@@ -14,8 +14,10 @@ from typing import Any
 
 import anyio
 
+from .._backoff import FAILURES, Backoff
 from .._executor import executor_for
 from .._keys import KeyBuilder, check_namespace
+from .._notify import Wakeup
 from .._pools import deadline_after
 from .._scripts import LuaScript
 from ..errors import ConfigurationError, LockLost, LockNotAcquired, LockNotOwned
@@ -322,37 +324,70 @@ class Lock(LockBase):
             else check_ttl("blocking_timeout", blocking_timeout, allow_none=True, allow_zero=True)
         )
         token = secrets.token_hex(16)
-        fence, wait = await self._try(token, 0)
-        if fence is not None:
-            return LockLease(self.name, fence, token, self)
         if timeout == 0:
-            raise LockNotAcquired(f"lock {self.name!r} is held", name=self.name)
+            try:
+                fence, _ = await self._try(token, 0)
+            except Exception:
+                # the script may have run: undo it, in the background (Redis is failing, and
+                # the caller must not wait for the clean-up's own timeout as well)
+                self._in_background(self._abandon(token))
+                raise
+            if fence is None:
+                raise LockNotAcquired(f"lock {self.name!r} is held", name=self.name)
+            return LockLease(self.name, fence, token, self)
+        with contextlib.suppress(*FAILURES):  # Redis down: wait for it below, as for a holder
+            fence, _ = await self._try(token, 0)
+            if fence is not None:
+                return LockLease(self.name, fence, token, self)
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         try:
             async with self._executor.notifier.listen(self._wait_channel(token), token) as wakeup:
-                while True:
-                    if wakeup.payload is not None:  # a release handed the lock to us
-                        return LockLease(self.name, int(wakeup.payload.split()[1]), token, self)
-                    wakeup.event.clear()
-                    # again after subscribing (a release may predate it); this also queues us
-                    fence, wait = await self._try(token, QUEUE_STAY_MS)
-                    if fence is not None:
-                        return LockLease(self.name, fence, token, self)
-                    wait = min(wait, QUEUE_STAY_MS / 2000)  # stay alive in the queue
-                    if deadline is not None:
-                        left = deadline - loop.time()
-                        if left <= 0:
-                            raise LockNotAcquired(
-                                f"lock {self.name!r} still held after {timeout}s", name=self.name
-                            )
-                        wait = min(wait, left)
-                    with contextlib.suppress(TimeoutError):
-                        async with deadline_after(wait):  # lighter than an anyio scope
-                            await wakeup.event.wait()
+                return await self._wait(token, wakeup, deadline, waited_for=timeout)
         except BaseException:
             await self._abandon(token)  # leave the queue; if it was our turn, pass it on
             raise
+
+    async def _wait(
+        self, token: str, wakeup: Wakeup, deadline: float | None, *, waited_for: float | None
+    ) -> LockLease:
+        """Try on every wake-up (a release, the holder's expiry, a second at most) until the
+        lock is ours or ``deadline`` passes. Redis failing meanwhile (a restart, a failover)
+        is waited out with backoff: only the deadline ends the wait."""
+        loop = asyncio.get_running_loop()
+        backoff = Backoff(first=0.05, cap=1.0)
+        failure: Exception | None = None
+        while True:
+            if wakeup.payload is not None:  # a release handed the lock to us
+                return LockLease(self.name, int(wakeup.payload.split()[1]), token, self)
+            wakeup.event.clear()
+            try:
+                # again after subscribing (a release may predate it); this also queues us
+                fence, wait = await self._try(token, QUEUE_STAY_MS)
+            except FAILURES as error:
+                if failure is None:
+                    log.warning(
+                        "aioredpat: lock %r: Redis failed while waiting (%r); trying again "
+                        "until the blocking timeout", self.name, error,
+                    )  # fmt: skip
+                failure, wait = error, backoff.next()
+            else:
+                if fence is not None:
+                    return LockLease(self.name, fence, token, self)
+                failure = None
+                backoff.reset()
+                wait = min(wait, QUEUE_STAY_MS / 2000)  # stay alive in the queue
+            if deadline is not None:
+                left = deadline - loop.time()
+                if left <= 0:
+                    why = f"Redis failing ({failure!r})" if failure else "still held"
+                    raise LockNotAcquired(
+                        f"lock {self.name!r}: {why} after {waited_for}s", name=self.name
+                    ) from failure
+                wait = min(wait, left)
+            with contextlib.suppress(TimeoutError):
+                async with deadline_after(wait):  # lighter than an anyio scope
+                    await wakeup.event.wait()
 
     async def _try(self, token: str, stay_ms: int) -> tuple[int | None, float]:
         """One attempt: (fencing token, 0) or (None, seconds to wait at most).
@@ -366,8 +401,9 @@ class Lock(LockBase):
                 taken, value = await self._executor.run_script(
                     self._ACQUIRE, self._acquire_keys, self._acquire_args(token, stay_ms)
                 )
-        except BaseException:
-            # cancelled or failed mid-flight: the script may have run, so undo it for sure
+        except asyncio.CancelledError:
+            # cancelled mid-flight: the script may have run, so undo it before leaving (a
+            # failure is left to the caller: it tries again with this token, or abandons it)
             await self._abandon(token)
             raise
         if taken:
@@ -408,9 +444,11 @@ class Lock(LockBase):
                 await self._executor.run_script(self._ABANDON, self._abandon_keys, args)
             except Exception as error:
                 log.warning(
-                    "aioredpat: lock %r: cleanup of a cancelled acquire failed: %r",
+                    "aioredpat: lock %r: giving back an unfinished acquire failed (%r); "
+                    "whatever it took expires in %ss",
                     self.name,
                     error,
+                    self.ttl,
                 )
 
     async def _release(self, lease: LockLease) -> None:

@@ -24,12 +24,13 @@ from typing import Any, Generic, Literal, TypeVar
 import anyio
 from redis.exceptions import ResponseError
 
+from .._backoff import FAILURES, Backoff
 from .._checks import check_count, check_name, check_seconds
 from .._executor import as_text, executor_for
+from .._groups import claim, create_group
 from .._scripts import LuaScript
 from ..errors import ConfigurationError
 from ..serializers import Serializer, resolve_serializer
-from ._group import FAILURES, Backoff, claim, create_group
 from ._message import DATA_FIELD, StreamMessage, dead_letter_fields
 
 __all__ = ("BatchStreamConsumer", "StreamConsumer")
@@ -126,6 +127,8 @@ class _GroupConsumer(Generic[T]):
         self._tasks.start_soon(self._read_loop)
         for scope in self._worker_scopes:
             self._tasks.start_soon(self._work, scope)
+        self._ack_scope = anyio.CancelScope()
+        self._ack_loop_done = asyncio.Event()
         self._tasks.start_soon(self._ack_loop)
         self._tasks.start_soon(self._keep_loop)
         return self
@@ -157,6 +160,10 @@ class _GroupConsumer(Generic[T]):
             await self._workers_done.wait()
         for scope in self._worker_scopes:
             scope.cancel()  # a handler still running is cancelled; its entry stays pending
+        # an XACK the ack loop has on the wire comes back to ``_acks`` when it is stopped
+        # (sent twice at worst, which is harmless), so the loop below sends every one
+        self._ack_scope.cancel()
+        await self._ack_loop_done.wait()
         with anyio.move_on_after(self.stop_timeout):
             while self._acks:
                 try:
@@ -361,15 +368,19 @@ class _GroupConsumer(Generic[T]):
     # -- acknowledging and keeping ----------------------------------------------------------
 
     async def _ack_loop(self) -> None:
-        while True:
-            await self._ack_wanted.wait()
-            await anyio.sleep(ACK_DELAY)
-            self._ack_wanted.clear()
-            try:
-                await self._send_acks()
-            except FAILURES as error:
-                log.warning("aioredpat: %r: XACK failed (%r); retrying", self, error)
-                self._ack_wanted.set()
+        try:
+            with self._ack_scope:
+                while True:
+                    await self._ack_wanted.wait()
+                    await anyio.sleep(ACK_DELAY)
+                    self._ack_wanted.clear()
+                    try:
+                        await self._send_acks()
+                    except FAILURES as error:
+                        log.warning("aioredpat: %r: XACK failed (%r); retrying", self, error)
+                        self._ack_wanted.set()
+        finally:
+            self._ack_loop_done.set()
 
     async def _send_acks(self) -> None:
         acks, self._acks = self._acks, []

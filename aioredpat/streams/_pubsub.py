@@ -17,23 +17,20 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Generic, Literal, TypeVar
 
-from redis.asyncio import Redis, RedisCluster
+from redis.asyncio import RedisCluster
 
 from .._checks import check_count, check_name
 from .._executor import as_text, executor_for
-from .._notify import subscriber_for_cluster
 from .._pools import deadline_after
+from .._subscriber import Subscriber
 from ..errors import ConfigurationError
 from ..serializers import Serializer, resolve_serializer
-from ._group import Backoff
 
 __all__ = ("PubSub", "PubSubGap", "PubSubMessage", "Subscription")
 
 log = logging.getLogger("aioredpat")
 
 T = TypeVar("T")
-
-MAX_BACKOFF = 5.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -105,7 +102,7 @@ class Subscription(Generic[T]):
         self._ready.set()
 
 
-class PubSub(Generic[T]):
+class PubSub(Subscriber, Generic[T]):
     """Publishes values to channels and subscribes to them, typed by ``model``.
 
     Every subscription of one ``PubSub`` shares one connection (on a cluster, to one
@@ -127,15 +124,15 @@ class PubSub(Generic[T]):
         if on_gap is not None and not callable(on_gap):
             raise ConfigurationError(f"on_gap must be callable, got {on_gap!r}")
         self._executor = executor_for(conn)
+        super().__init__(self._executor.client)
         self._serializer: Serializer[T] = resolve_serializer(model, serializer)
         self._buffer = check_count("buffer", buffer)
         self._on_gap = on_gap
         self._subs: dict[tuple[bool, str], set[Subscription[T]]] = {}
         self._confirmations: dict[tuple[bool, str], asyncio.Future[None]] = {}
-        self._pubsub: Any = None
-        self._own_client: Redis | None = None
-        self._reader: asyncio.Task[None] | None = None
-        self._commands = asyncio.Lock()  # one (un)subscribe at a time on the shared connection
+
+    def __repr__(self) -> str:
+        return f"PubSub(channels={[name for _, name in self._subs]})"
 
     async def __aenter__(self) -> PubSub[T]:
         return self
@@ -206,15 +203,7 @@ class PubSub(Generic[T]):
             if future is None:
                 future = self._confirmations[(patterns, name)] = loop.create_future()
             waits.append(future)
-        async with self._commands:
-            if self._pubsub is None:
-                self._pubsub = self._subscriber().pubsub()
-            send = self._pubsub.psubscribe if patterns else self._pubsub.subscribe
-            await send(*names)
-            self._watch_reconnects()
-        if self._reader is None or self._reader.done():
-            self._reader = loop.create_task(self._read_forever())
-            self._reader.add_done_callback(_log_crash)
+        await self._send("psubscribe" if patterns else "subscribe", *names)
         async with deadline_after(10.0):  # the reader confirms, or reconnects and retries
             await asyncio.shield(asyncio.gather(*waits))
 
@@ -222,70 +211,15 @@ class PubSub(Generic[T]):
         if self._pubsub is None:
             return
         try:
-            async with self._commands:
-                if patterns:
-                    await self._pubsub.punsubscribe(*names)
-                else:
-                    await self._pubsub.unsubscribe(*names)
+            await self._send("punsubscribe" if patterns else "unsubscribe", *names)
         except Exception as error:  # the connection is down: the reader resubscribes what is left
             log.debug("aioredpat: unsubscribing failed (%r)", error)
 
-    def _subscriber(self) -> Redis:
-        client = self._executor.client
-        if isinstance(client, RedisCluster):
-            if self._own_client is None:
-                self._own_client = subscriber_for_cluster(client)
-            return self._own_client
-        return client
+    def _wanted(self) -> tuple[list[str], list[str]]:
+        channels = [name for patterns, name in self._subs if not patterns]
+        return channels, [name for patterns, name in self._subs if patterns]
 
-    async def _read_forever(self) -> None:
-        backoff = Backoff(cap=MAX_BACKOFF)
-        while self._subs:
-            try:
-                message = await self._pubsub.get_message(timeout=1.0)
-                backoff.reset()
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                log.warning("aioredpat: pub/sub connection lost (%r); reconnecting", error)
-                await self._close_connection()
-                await backoff.sleep()
-                await self._reconnect()
-                continue
-            if message is not None:
-                self._dispatch(message)
-        if self._reader is asyncio.current_task():
-            self._reader = None
-        await self._close_connection()
-
-    async def _reconnect(self) -> None:
-        keys = list(self._subs)
-        if not keys:
-            return
-        try:
-            async with self._commands:
-                self._pubsub = self._subscriber().pubsub()
-                channels = [name for patterns, name in keys if not patterns]
-                globs = [name for patterns, name in keys if patterns]
-                if channels:
-                    await self._pubsub.subscribe(*channels)
-                if globs:
-                    await self._pubsub.psubscribe(*globs)
-                self._watch_reconnects()
-        except Exception as error:
-            log.warning("aioredpat: pub/sub resubscribing failed (%r); retrying", error)
-            return
-        self._reconnected()
-
-    def _watch_reconnects(self) -> None:
-        """redis-py's PubSub may reconnect by itself inside a read (its retries) and
-        subscribe again: hear of that too, since messages were missed all the same."""
-        self._pubsub.connection.register_connect_callback(self._on_connect)
-
-    def _on_connect(self, connection: object) -> None:
-        self._reconnected()
-
-    def _reconnected(self) -> None:
+    def _restored(self) -> None:
         subscriptions = {sub for subs in self._subs.values() for sub in subs}
         for subscription in subscriptions:
             subscription.gaps += 1
@@ -325,29 +259,10 @@ class PubSub(Generic[T]):
         except Exception:
             log.exception("aioredpat: on_gap raised")
 
-    async def _close_connection(self) -> None:
-        pubsub, self._pubsub = self._pubsub, None
-        if pubsub is not None:
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()
-
     async def aclose(self) -> None:
         """End every subscription and close the connection."""
         for subs in list(self._subs.values()):
             for subscription in subs:
                 subscription._close()
         self._subs.clear()
-        reader, self._reader = self._reader, None
-        if reader is not None and not reader.done():
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
-        await self._close_connection()
-        if self._own_client is not None:
-            await self._own_client.aclose()
-            self._own_client = None
-
-
-def _log_crash(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("aioredpat: pub/sub reader stopped", exc_info=task.exception())
+        await super().aclose()

@@ -236,7 +236,8 @@ async def test_a_flusher_already_running_takes_over(redis_conn: RedisPool) -> No
             await first.set(f"key-{i}", i)
         await eventually(lambda: stuck.calls > 0)
         # first now looks dead to the others: it holds its entries and stops renewing
-        first._owned.clear()
+        for lease in first._leases.values():
+            lease.held = False
         await redis_conn.client.delete(f"{first._shard_tag(0)}:owner")
         async with second:
             await second.flush()

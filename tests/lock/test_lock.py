@@ -344,3 +344,45 @@ async def test_a_waiter_survives_a_redis_restart(redis_server_factory) -> None:
         with pytest.raises(LockNotOwned):
             await holder.release()
         await lease.release()
+
+
+@pytest.mark.parametrize("outage", [0.5, 2.0])
+async def test_a_waiter_rides_out_an_outage_shorter_than_its_blocking_timeout(
+    redis_server_factory, outage
+) -> None:
+    server = redis_server_factory()
+    async with RedisPool.from_url(server.url) as pool:
+        lock = Lock(pool, "outage", ttl=60)
+        holder = await lock.acquire()
+        waiters = [asyncio.create_task(lock.acquire(blocking_timeout=30)) for _ in range(4)]
+        await wait_until(lambda: _queue_has(pool, "outage", 4))
+        server.kill()
+        await asyncio.sleep(outage)  # the fault: Redis stays down this long
+        assert not any(w.done() for w in waiters)  # nobody gave up while it was down
+        server.start()
+        leases = []
+        for _ in waiters:  # the old holder's lease went with the data: each in turn
+            done, _pending = await asyncio.wait(
+                [w for w in waiters if not w.done() or w.result() not in leases],
+                return_when=asyncio.FIRST_COMPLETED,
+                timeout=30,
+            )
+            lease = next(iter(done)).result()  # raises if a waiter failed
+            leases.append(lease)
+            await lease.release()
+        assert sorted(lease.fencing_token for lease in leases) == [1, 2, 3, 4]
+        with pytest.raises(LockNotOwned):
+            await holder.release()
+
+
+async def test_redis_down_past_the_blocking_timeout_is_lock_not_acquired(
+    redis_server_factory,
+) -> None:
+    server = redis_server_factory()
+    async with RedisPool.from_url(server.url) as pool:
+        lock = Lock(pool, "down", ttl=5)
+        await pool.client.ping()
+        server.kill()
+        with anyio.fail_after(60), pytest.raises(LockNotAcquired, match="Redis failing") as info:
+            await lock.acquire(blocking_timeout=1.0)
+        assert info.value.__cause__ is not None  # the connection error it met, chained

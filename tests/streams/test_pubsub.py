@@ -15,7 +15,7 @@ class Note(pydantic.BaseModel):
 
 async def numsub(pubsub: PubSub, *channels: str) -> list[int]:
     """Subscribers per channel, asked of the node the subscriptions live on."""
-    reply = await pubsub._subscriber().execute_command("PUBSUB", "NUMSUB", *channels)
+    reply = await pubsub._connection_client().execute_command("PUBSUB", "NUMSUB", *channels)
     return [int(count) for count in reply[1::2]]
 
 

@@ -2,37 +2,16 @@
 
 from __future__ import annotations
 
-import random
+from redis.exceptions import ResponseError
 
-import anyio
-from redis.exceptions import RedisError, ResponseError
+from ._executor import Executor, as_text
+from ._scripts import LuaScript
 
-from .._executor import Executor, as_text
-from .._scripts import LuaScript
-
-__all__ = ("FAILURES", "Backoff", "Entry", "claim", "create_group", "next_id")
+__all__ = ("Entry", "claim", "create_group", "next_id")
 
 CLAIM = LuaScript("stream_claim")
-FAILURES = (RedisError, OSError)  # worth a retry: the server or the network failed
 
 Entry = tuple[str, dict[bytes, bytes], int]  # id, fields, deliveries
-
-
-class Backoff:
-    """Capped exponential backoff with jitter, for retrying after failures."""
-
-    __slots__ = ("cap", "delay", "first")
-
-    def __init__(self, first: float = 0.05, cap: float = 2.0) -> None:
-        self.first = self.delay = first
-        self.cap = cap
-
-    async def sleep(self) -> None:
-        await anyio.sleep(self.delay * (0.5 + random.random()))
-        self.delay = min(self.delay * 2, self.cap)
-
-    def reset(self) -> None:
-        self.delay = self.first
 
 
 def next_id(entry_id: str) -> str:

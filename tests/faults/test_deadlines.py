@@ -1,0 +1,43 @@
+"""Calls are bounded by one deadline of twice the socket timeout, retries included."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from aioredpat import CacheAside, Lock, RedisPool, TokenBucket
+
+SOCKET_TIMEOUT = 0.5
+
+
+async def _load(key: str) -> str:
+    return key
+
+
+CALLS = {
+    "command": lambda pool: _execute(pool, "GET", "x"),
+    "cache-hit": lambda pool: CacheAside(pool, namespace="c", ttl=5).get("k", loader=_load),
+    "script": lambda pool: TokenBucket(pool, namespace="t", capacity=5, refill_rate=1).hit("a"),
+    "lock": lambda pool: Lock(pool, "l", ttl=5, blocking_timeout=0).acquire(),
+}
+
+
+def _execute(pool: RedisPool, *args: str):
+    return pool._executor.execute(*args)
+
+
+@pytest.mark.parametrize("call", sorted(CALLS))
+async def test_a_server_that_never_answers_fails_the_call_after_one_retry_at_most(
+    redis_server_factory, redis_proxy_factory, call
+) -> None:
+    proxy = redis_proxy_factory(redis_server_factory())
+    async with RedisPool.from_url(proxy.url, socket_timeout=SOCKET_TIMEOUT, retries=3) as pool:
+        await pool.client.ping()  # a connection in the pool, as in a running service
+        proxy.pause()
+        before = proxy.accepted
+        with anyio.fail_after(30), pytest.raises(RedisTimeoutError):  # 30 s: a hang guard
+            await CALLS[call](pool)
+        # the first attempt timed out; a retry would need a second full timeout, so at most
+        # one more connection was made (three retries used to make three)
+        assert proxy.accepted - before <= 1
