@@ -24,6 +24,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ._cluster import node_pipelines
 from ._notify import Notifier
 from ._pools import deadline_after
 from ._scripts import LuaScript
@@ -216,38 +217,50 @@ class Executor:
 class Batch:
     """Commands and scripts sent together; ``await batch.execute()`` returns their replies.
 
-    A script that meets NOSCRIPT inside the pipeline is loaded and run again on its own
-    right after the pipeline, so its effect lands after the rest of the batch. The first
-    error of the batch is raised once every command has run (a script's as ``ScriptError``).
+    On a standalone server: one pipeline. On a cluster: one pipeline per node, all at once,
+    where a node that fails fails only its own commands (see ``_cluster``). A script that
+    meets NOSCRIPT is loaded and run again on its own right after the batch, so its effect
+    lands after the rest. The first error of the batch is raised once every command has
+    run (a script's as ``ScriptError``).
     """
 
-    __slots__ = ("_executor", "_pipe", "_scripts")
+    __slots__ = ("_commands", "_executor", "_scripts")
 
     def __init__(self, executor: Executor) -> None:
         self._executor = executor
-        self._pipe = executor.client.pipeline(transaction=False)
+        self._commands: list[tuple[tuple[Arg, ...], dict[str, Any]]] = []
         self._scripts: dict[int, tuple[LuaScript, Sequence[str], Sequence[Arg]]] = {}
 
     def __len__(self) -> int:
-        return len(self._pipe)
+        return len(self._commands)
 
     def command(self, *args: Arg, **options: Any) -> None:
-        self._pipe.execute_command(*args, **options)
+        self._commands.append((args, options))
 
     def script(self, script: LuaScript, keys: Sequence[str], args: Sequence[Arg]) -> None:
-        self._scripts[len(self._pipe)] = (script, keys, args)
-        # execute_command, not .evalsha(): redis-py's cluster pipeline blocks the method
-        self._pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        self._scripts[len(self._commands)] = (script, keys, args)
+        self._commands.append((("EVALSHA", script.sha, len(keys), *keys, *args), {}))
+
+    async def _send(self) -> list[Any]:
+        client = self._executor.client
+        if isinstance(client, RedisCluster):
+            return await node_pipelines(client, self._commands)
+        pipe = client.pipeline(transaction=False)
+        for args, options in self._commands:
+            pipe.execute_command(*args, **options)
+        return list(await pipe.execute(raise_on_error=False))
 
     async def execute(self, *, raise_on_error: bool = True) -> list[Any]:
         """Send everything queued; with ``raise_on_error=False`` errors come back as replies."""
+        if not self._commands:
+            return []
         gate = self._executor.gate
         async with self._executor.deadline():
             if gate is None:
-                replies = await self._pipe.execute(raise_on_error=False)
+                replies = await self._send()
             else:
                 async with gate:
-                    replies = await self._pipe.execute(raise_on_error=False)
+                    replies = await self._send()
         for index, (script, keys, args) in self._scripts.items():
             reply = replies[index]
             if isinstance(reply, NoScriptError):
@@ -261,7 +274,7 @@ class Batch:
             for reply in replies:
                 if isinstance(reply, Exception):
                     raise reply
-        return list(replies)
+        return replies
 
 
 Call: TypeAlias = "tuple[LuaScript, Sequence[str], Sequence[Arg], asyncio.Future[Any]]"

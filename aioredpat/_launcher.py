@@ -269,7 +269,7 @@ class RedisServer:
 class ClusterGroup:
     """A Redis Cluster of ``masters`` primaries built with ADDSLOTS and MEET, each with
     ``replicas`` replicas (none by default). ``node_timeout`` (ms) is how long a master may
-    be unreachable before its replica takes over."""
+    be unreachable before its replica takes over; ``args`` go to every node."""
 
     def __init__(
         self,
@@ -278,10 +278,13 @@ class ClusterGroup:
         masters: int = 3,
         replicas: int = 0,
         node_timeout: int = 5000,
+        args: Sequence[str] = (),
     ) -> None:
         if masters < 1 or replicas < 0:
             raise ValueError("a cluster needs at least one master and replicas >= 0")
-        args = ["--cluster-enabled", "yes", "--cluster-node-timeout", str(node_timeout)]
+        args = [
+            "--cluster-enabled", "yes", "--cluster-node-timeout", str(node_timeout), *args
+        ]  # fmt: skip
         self.nodes = [
             RedisServer(binary, args=list(args), cluster_bus=True)
             for _ in range(masters * (1 + replicas))

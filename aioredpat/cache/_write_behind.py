@@ -407,6 +407,8 @@ class _ShardFlusher:
         self.backoff = Backoff(first=0.1, cap=settings.max_backoff)
         self.pending_cursor: str | None = "-"  # entries left by earlier owners come first
         self.fail_streak = 0  # flushes in a row where nothing got through
+        # the newest entry taken so far: every older one is acknowledged or carried
+        self.taken_through = "0-0"
         self.done: list[_Change] = []
         self.alone: list[tuple[_Change, Exception]] = []  # failed on their own
         self.stuck: list[tuple[_Change, Exception]] = []  # failed with the whole batch
@@ -490,6 +492,8 @@ class _ShardFlusher:
         for change in changes:
             latest[change.key] = change  # changes are in queue order: the last one wins
         superseded = [c.entry_id for c in changes if latest[c.key] is not c]
+        newest = max((c.entry_id for c in changes), key=_id_order)
+        self.taken_through = max(self.taken_through, newest, key=_id_order)
         self.done, self.alone, self.stuck = [], [], []
         batch = list(latest.values())
         error = await self._write(batch)
@@ -569,8 +573,9 @@ class _ShardFlusher:
         batch.command("XACK", self.queue, GROUP, *ids)
         oldest_kept = min((c.entry_id for c in self.carry), key=_id_order, default=None)
         if oldest_kept is None:
-            newest = max(ids, key=_id_order)
-            batch.command("XTRIM", self.queue, "MINID", next_id(newest))
+            # not the newest id acknowledged now: entries acknowledged by an earlier flush
+            # while an older change was carried would stay behind, and flush() wait forever
+            batch.command("XTRIM", self.queue, "MINID", next_id(self.taken_through))
         else:
             batch.command("XTRIM", self.queue, "MINID", oldest_kept)
         await batch.execute()

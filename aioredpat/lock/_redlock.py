@@ -6,10 +6,11 @@ import asyncio
 import logging
 import random
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import anyio
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .._executor import Executor, executor_for
 from .._keys import KeyBuilder, check_namespace
@@ -27,14 +28,19 @@ FENCE_FLOOR = LuaScript("lock_fence_floor")
 class Redlock(LockBase):
     """The Redlock algorithm over ``conns``, a list of independent masters (not a cluster).
 
-    An acquisition tries every master in parallel, each bounded by ``node_timeout``, and
-    holds the lock only if a majority said yes within the lease's validity (``ttl`` minus
-    the time taken minus the allowed clock drift, ``drift_factor * ttl + 2 ms``). Otherwise
-    it releases everywhere and retries after a random delay of up to ``retry_delay``.
+    An acquisition asks every master at once and holds the lock only if a majority said yes
+    within the lease's validity (``ttl`` minus the time taken minus the allowed clock
+    drift, ``drift_factor * ttl + 2 ms``). A reply counts whenever it arrives within that
+    budget: only a "no", a failed connection, or silence for the whole budget is a no, so a
+    stalled event loop or one slow master never turns a yes into a no. Otherwise it gives
+    back what it took everywhere and retries after a random delay of up to ``retry_delay``.
 
-    Fencing: after a majority is reached, every master held gets its counter raised to the
-    largest token seen; any two majorities share a master, so tokens increase strictly.
-    Extensions need a majority too; releases go to every master.
+    Fencing: the token is the largest counter among the majority's replies, and a majority
+    of masters must confirm that their counter was raised to it before the lease is handed
+    out; any two majorities share a master, so tokens increase strictly. Extensions need a
+    majority's yes; releases go to every master. ``LockNotOwned`` is raised only when enough
+    masters answered "not held" that no majority can hold the lease; when masters cannot be
+    reached the error met is raised instead (the lease expires by itself).
 
     Same interface as ``Lock``: ``async with``, ``acquire()``, ``lease.release()``,
     ``lease.extend()``, ``locked()``.
@@ -49,7 +55,6 @@ class Redlock(LockBase):
         blocking_timeout: float | None = None,
         auto_extend: bool = False,
         namespace: str = "lock",
-        node_timeout: float | None = None,
         retry_delay: float = 0.2,
         drift_factor: float = 0.01,
         release_timeout: float = 5.0,
@@ -65,9 +70,6 @@ class Redlock(LockBase):
         )
         self.auto_extend = bool(auto_extend)
         self.release_timeout = check_ttl("release_timeout", release_timeout)
-        self.node_timeout = check_ttl(
-            "node_timeout", max(0.05, self.ttl / 100) if node_timeout is None else node_timeout
-        )
         self.retry_delay = check_ttl("retry_delay", retry_delay, allow_zero=True)
         if not 0 <= drift_factor < 0.5:
             raise ConfigurationError(f"drift_factor must be in [0, 0.5), got {drift_factor!r}")
@@ -89,19 +91,58 @@ class Redlock(LockBase):
     def __repr__(self) -> str:
         return f"Redlock({self.name!r}, ttl={self.ttl}, masters={len(self._executors)})"
 
-    async def _on_each(self, script: LuaScript, keys: Sequence[str], args: Sequence[Any],
-                       executors: Sequence[Executor] | None = None) -> list[Any]:  # fmt: skip
-        """Run ``script`` on every master at once; a master that fails or is late gives None."""
+    async def _on_each(
+        self,
+        script: LuaScript,
+        keys: Sequence[str],
+        args: Sequence[Any],
+        *,
+        within: float,
+        decided: Callable[[list[Any]], bool],
+        executors: Sequence[Executor] | None = None,
+    ) -> list[Any]:
+        """Run ``script`` on every master at once and collect the replies until ``decided``
+        says the outcome is settled or ``within`` seconds have passed. A master that failed
+        gives its exception; one that has not answered yet gives ``NO_ANSWER``. Calls still
+        out then run on in the background: their effect is undone by the release or the
+        abandonment that follows, never cut off half way."""
+        loop = asyncio.get_running_loop()
+        tasks = [
+            loop.create_task(_reply_of(executor, script, keys, args))
+            for executor in executors or self._executors
+        ]
+        replies: list[Any] = [NO_ANSWER] * len(tasks)
+        position = {task: i for i, task in enumerate(tasks)}
+        pending = set(tasks)
+        deadline = loop.time() + within
+        try:
+            while pending and not decided(replies):
+                left = deadline - loop.time()
+                if left <= 0:
+                    break
+                done, pending = await asyncio.wait(
+                    pending, timeout=left, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in done:
+                    replies[position[task]] = task.result()
+        finally:
+            for task in pending:  # referenced until done; _reply_of never raises
+                self._cleanups.add(task)
+                task.add_done_callback(self._cleanups.discard)
+        return replies
 
-        async def one(executor: Executor) -> Any:
-            with anyio.move_on_after(self.node_timeout):
-                try:
-                    return await executor.run_script(script, keys, args)
-                except Exception as error:
-                    log.debug("aioredpat: redlock %r: a master failed: %r", self.name, error)
-            return None
+    def _majority_decides(
+        self, yes: Callable[[Any], bool], *, failures_are_no: bool
+    ) -> Callable[[list[Any]], bool]:
+        """``decided`` for ``_on_each``: a majority said yes, or so many said no that none can."""
+        quorum, total = self.quorum, len(self._executors)
 
-        return list(await asyncio.gather(*(one(e) for e in executors or self._executors)))
+        def decided(replies: list[Any]) -> bool:
+            ayes = sum(1 for r in replies if r is not NO_ANSWER and yes(r))
+            noes = sum(1 for r in replies if _is_no(r, yes, failures_are_no=failures_are_no))
+            return ayes >= quorum or noes > total - quorum
+
+        return decided
 
     async def locked(self) -> bool:
         """Whether a majority of masters reports the lock held."""
@@ -131,34 +172,105 @@ class Redlock(LockBase):
     async def _attempt(self, loop: asyncio.AbstractEventLoop) -> LockLease | None:
         token = secrets.token_hex(16)
         started = loop.time()
+        budget = self.ttl - self.drift
         try:
-            replies = await self._on_each(ACQUIRE, self._acquire_keys, (token, self._ttl_ms))
+            replies = await self._on_each(
+                ACQUIRE, self._acquire_keys, (token, self._ttl_ms), within=budget,
+                decided=self._majority_decides(_taken, failures_are_no=True),
+            )  # fmt: skip
+            held = [e for e, r in zip(self._executors, replies, strict=True) if _taken(r)]
+            if len(held) >= self.quorum and loop.time() - started < budget:
+                fence = max(int(r[1]) for r in replies if _taken(r))
+                raised = await self._raise_fences(fence, held, budget - (loop.time() - started))
+                if raised and self.ttl - (loop.time() - started) - self.drift > 0:
+                    return LockLease(self.name, fence, token, self)
         except BaseException:
             self._in_background(self._abandon_everywhere(token))
             raise
-        held = [e for e, r in zip(self._executors, replies, strict=True) if r and r[0] == 1]
-        validity = self.ttl - (loop.time() - started) - self.drift
-        if len(held) >= self.quorum and validity > 0:
-            fence = max(int(r[1]) for r in replies if r and r[0] == 1)
-            await self._on_each(FENCE_FLOOR, (self._fence_key,), (fence,), held)
-            return LockLease(self.name, fence, token, self)
-        # no majority: give back what was taken, and make late arrivals refuse
+        # no majority in time: give back what was taken, and make late arrivals refuse
         self._in_background(self._abandon_everywhere(token))
         return None
 
+    async def _raise_fences(self, fence: int, held: Sequence[Executor], within: float) -> bool:
+        """Raise the fencing counter of the masters held to ``fence``; True once a majority
+        of masters confirmed it (so the next majority, which shares one, issues more)."""
+        if within <= 0:
+            return False
+        replies = await self._on_each(
+            FENCE_FLOOR, (self._fence_key,), (fence,), within=within, executors=held,
+            decided=lambda rs: sum(1 for r in rs if _at_least(r, fence)) >= self.quorum,
+        )  # fmt: skip
+        return sum(1 for r in replies if _at_least(r, fence)) >= self.quorum
+
     async def _abandon_everywhere(self, token: str) -> None:
         with anyio.move_on_after(self.release_timeout):
-            await self._on_each(ABANDON, self._abandon_keys, (token, self._ttl_ms, self._channel))
+            await self._on_each(
+                ABANDON, self._abandon_keys, (token, self._ttl_ms, self._channel),
+                within=self.release_timeout, decided=lambda rs: NO_ANSWER not in rs,
+            )  # fmt: skip
 
     async def _release(self, lease: LockLease) -> None:
-        replies = await self._on_each(RELEASE, self._release_keys, (lease.token, self._channel))
-        if sum(1 for r in replies if r == 1) < self.quorum:
-            raise LockNotOwned(
-                f"redlock {self.name!r}: the lease had lost its majority", name=self.name
-            )
+        replies = await self._on_each(
+            RELEASE, self._release_keys, (lease.token, self._channel),
+            within=self.release_timeout, decided=lambda rs: NO_ANSWER not in rs,
+        )  # fmt: skip
+        self._majority_or_raise(replies, "release")
 
     async def _extend(self, lease: LockLease, ttl: float | None) -> None:
         ttl_ms = self._ttl_ms if ttl is None else max(1, round(check_ttl("ttl", ttl) * 1000))
-        replies = await self._on_each(EXTEND, (self._key,), (lease.token, ttl_ms))
-        if sum(1 for r in replies if r == 1) < self.quorum:
-            raise LockNotOwned(f"redlock {self.name!r}: no majority to extend", name=self.name)
+        replies = await self._on_each(
+            EXTEND, (self._key,), (lease.token, ttl_ms), within=self.ttl - self.drift,
+            decided=self._majority_decides(_is_one, failures_are_no=False),
+        )  # fmt: skip
+        self._majority_or_raise(replies, "extend")
+
+    def _majority_or_raise(self, replies: list[Any], what: str) -> None:
+        """Return if a majority said yes; ``LockNotOwned`` if enough said "not held" that no
+        majority can; else the error met (unreachable masters: the lease is not known lost)."""
+        if sum(1 for r in replies if _is_one(r)) >= self.quorum:
+            return
+        noes = sum(1 for r in replies if _is_no(r, _is_one, failures_are_no=False))
+        if noes > len(self._executors) - self.quorum:
+            raise LockNotOwned(
+                f"redlock {self.name!r}: {noes} of {len(replies)} masters no longer hold the "
+                f"lease ({what})",
+                name=self.name,
+            )
+        errors = [r for r in replies if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
+        raise RedisTimeoutError(f"redlock {self.name!r}: no majority answered the {what} in time")
+
+
+NO_ANSWER: Any = object()
+
+
+async def _reply_of(
+    executor: Executor, script: LuaScript, keys: Sequence[str], args: Sequence[Any]
+) -> Any:
+    """The script's reply on one master, or the exception it met (logged)."""
+    try:
+        return await executor.run_script(script, keys, args)
+    except Exception as error:
+        log.debug("aioredpat: redlock: a master failed: %r", error)
+        return error
+
+
+def _taken(reply: Any) -> bool:
+    return isinstance(reply, list) and len(reply) == 2 and reply[0] == 1
+
+
+def _is_one(reply: Any) -> bool:
+    return not isinstance(reply, BaseException) and reply == 1
+
+
+def _at_least(reply: Any, fence: int) -> bool:
+    return isinstance(reply, int) and reply >= fence
+
+
+def _is_no(reply: Any, yes: Callable[[Any], bool], *, failures_are_no: bool) -> bool:
+    if reply is NO_ANSWER:
+        return False
+    if isinstance(reply, BaseException):
+        return failures_are_no
+    return not yes(reply)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import anyio
 import pytest
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from aioredpat import CacheAside, Lock, RedisPool, TokenBucket
+from tests._wait import eventually
 
 SOCKET_TIMEOUT = 0.5
 
@@ -41,3 +44,19 @@ async def test_a_server_that_never_answers_fails_the_call_after_one_retry_at_mos
         # the first attempt timed out; a retry would need a second full timeout, so at most
         # one more connection was made (three retries used to make three)
         assert proxy.accepted - before <= 1
+
+
+async def test_reads_in_flight_leave_no_task_behind(redis_server_factory, redis_proxy_factory):
+    """Reads are bounded by a timer, not a task: a loop closed with a read outstanding
+    leaves nothing pending ("Task was destroyed but it is pending")."""
+    proxy = redis_proxy_factory(redis_server_factory())
+    async with RedisPool.from_url(proxy.url, socket_timeout=30) as pool:
+        await pool.client.ping()
+        proxy.pause()
+        read = asyncio.create_task(pool._executor.get("k"))
+        await eventually(lambda: proxy.connections >= 1)
+        for _ in range(5):
+            await asyncio.sleep(0)  # the read is waiting for its reply now
+        assert not [t for t in asyncio.all_tasks() if "_tick" in repr(t.get_coro())]
+        read.cancel()
+        proxy.resume()
