@@ -1,4 +1,4 @@
-"""aioredpat: production Redis patterns for asyncio services.
+"""production Redis patterns for asyncio services.
 
 Everything public is importable from here; see the documentation for each pattern.
 """
@@ -74,3 +74,15 @@ __all__ = (
     "WriteThrough",
     "cached",
 )
+
+
+def _public_module() -> None:
+    """Public classes report the package as their module (``aioredpat.CacheAside``), the
+    place users import them from."""
+    for name in __all__:
+        obj = globals()[name]
+        if isinstance(obj, type) and obj.__module__.startswith("aioredpat."):
+            obj.__module__ = __name__
+
+
+_public_module()

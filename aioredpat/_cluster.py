@@ -55,7 +55,7 @@ class _Refresher:
         try:
             await client.nodes_manager.initialize()
         except Exception as error:  # the next failure asks again
-            log.debug("aioredpat: refreshing the cluster's slot table failed: %r", error)
+            log.debug("refreshing the cluster's slot table failed: %r", error)
 
 
 _refreshers: weakref.WeakKeyDictionary[RedisCluster, _Refresher] = weakref.WeakKeyDictionary()

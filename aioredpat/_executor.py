@@ -82,7 +82,8 @@ class Executor:
     """
 
     __slots__ = (
-        "__weakref__", "_coalescer", "_notifier", "call_timeout", "client", "gate", "is_cluster"
+        "__weakref__", "_coalescer", "_notifier", "call_timeout", "client", "closed_by", "gate",
+        "is_cluster",
     )  # fmt: skip
 
     def __init__(self, client: Client, *, gate: Gate | None = None, coalesce: bool = True) -> None:
@@ -91,6 +92,7 @@ class Executor:
         self.is_cluster = isinstance(client, RedisCluster)
         self._coalescer = _Coalescer(self) if coalesce else None
         self._notifier: Notifier | None = None
+        self.closed_by: str | None = None  # the pool that closed this client, once it did
         # one deadline per call, retries included: twice the socket timeout
         socket_timeout = client.get_connection_kwargs().get("socket_timeout")
         self.call_timeout: float | None = 2 * socket_timeout if socket_timeout else None
@@ -102,13 +104,24 @@ class Executor:
             self._notifier = Notifier(self.client)
         return self._notifier
 
-    async def aclose(self) -> None:
-        """Stop what this executor runs in the background (the subscriber)."""
+    async def aclose(self, *, closed_by: str | None = None) -> None:
+        """Stop what this executor runs in the background (the subscriber); with
+        ``closed_by``, every later call raises ``RuntimeError`` naming that pool."""
+        if closed_by is not None:
+            self.closed_by = closed_by
         if self._notifier is not None:
             await self._notifier.aclose()
 
+    def _refuse_closed(self) -> None:
+        raise RuntimeError(
+            f"{self.closed_by} is closed: a pattern made on it cannot be used after "
+            "pool.aclose() (or the end of its async with block)"
+        )
+
     async def execute(self, *args: Arg, **options: Any) -> Any:
         """One command, one round trip; bounded by ``call_timeout``, retries included."""
+        if self.closed_by is not None:
+            self._refuse_closed()
         async with self.deadline():
             if self.gate is None:
                 return await self.client.execute_command(*args, **options)
@@ -144,6 +157,8 @@ class Executor:
         ``execute("GET", key)``.
         """
         client = self.client
+        if self.closed_by is not None:
+            self._refuse_closed()
         if self.gate is not None or not isinstance(client, Redis) or client.connection:
             return await self.execute("GET", key)  # type: ignore[no-any-return]
         pool: Any = client.connection_pool
@@ -170,6 +185,8 @@ class Executor:
 
     async def run_script(self, script: LuaScript, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         """EVALSHA ``script``: one round trip, or three the first time a server sees it."""
+        if self.closed_by is not None:
+            self._refuse_closed()
         coalescer = self._coalescer
         if coalescer is None:
             return await self.run_script_now(script, keys, args)
@@ -252,6 +269,8 @@ class Batch:
 
     async def execute(self, *, raise_on_error: bool = True) -> list[Any]:
         """Send everything queued; with ``raise_on_error=False`` errors come back as replies."""
+        if self._executor.closed_by is not None:
+            self._executor._refuse_closed()
         if not self._commands:
             return []
         gate = self._executor.gate

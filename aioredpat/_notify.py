@@ -92,7 +92,7 @@ class Notifier(Subscriber):
             except Exception as error:
                 self._confirmations.pop(channel, None)
                 log.warning(
-                    "aioredpat: cannot subscribe to %r (%r); waiters fall back to expiry",
+                    "cannot subscribe to %r (%r); waiters fall back to expiry",
                     channel,
                     error,
                 )

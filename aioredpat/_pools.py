@@ -94,7 +94,7 @@ class _ReadWatchdog:
                 try:
                     connection._expire_read()
                 except Exception:  # one broken connection must not stop the others' bounds
-                    log.exception("aioredpat: aborting an overdue read failed")
+                    log.exception("aborting an overdue read failed")
         if self.deadlines:
             self._timer = self._loop.call_later(self.TICK, self._tick)
 

@@ -105,7 +105,7 @@ class Subscriber:
 
     def _on_connect(self, connection: object) -> None:
         """redis-py reconnected this connection by itself (and subscribes again)."""
-        log.warning("aioredpat: %r: the pub/sub connection was made again", self)
+        log.warning("%r: the pub/sub connection was made again", self)
         self._lost()
         self._restored()
 
@@ -141,7 +141,7 @@ class Subscriber:
         wanted any more)."""
         if not self._down:
             self._down = True
-            log.warning("aioredpat: %r: pub/sub connection lost (%r); reconnecting", self, error)
+            log.warning("%r: pub/sub connection lost (%r); reconnecting", self, error)
             self._lost()
         await self._close_connection()
         while self._active():
@@ -156,18 +156,18 @@ class Subscriber:
                         await self._pubsub.psubscribe(*patterns)
                     self._watch_reconnects()
             except Exception as failure:
-                log.debug("aioredpat: %r: resubscribing failed (%r)", self, failure)
+                log.debug("%r: resubscribing failed (%r)", self, failure)
                 await self._close_connection()
                 continue
             self._down = False
-            log.warning("aioredpat: %r: pub/sub connection made again; subscribed", self)
+            log.warning("%r: pub/sub connection made again; subscribed", self)
             self._restored()
             return
 
     @staticmethod
     def _report_crash(task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
-            log.error("aioredpat: a pub/sub reader stopped", exc_info=task.exception())
+            log.error("a pub/sub reader stopped", exc_info=task.exception())
 
     # -- closing --------------------------------------------------------------------------
 

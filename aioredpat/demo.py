@@ -330,7 +330,7 @@ def main(argv: Sequence[str] | None = None, *, out: Callable[[str], object] = pr
         out("aioredpat demo needs aiosqlite: pip install 'aioredpat[demo]'")
         return 2
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("    log: %(message)s"))
+    handler.setFormatter(logging.Formatter("    log: %(name)s: %(message)s"))
     logging.getLogger("aioredpat").addHandler(handler)
     url = os.environ.get("REDIS_URL")
     started = time.perf_counter()

@@ -26,6 +26,7 @@ from redis.asyncio.connection import Connection
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import RedisError
 
 from ._executor import Client, Executor, Gate
 from ._pools import (
@@ -200,14 +201,28 @@ class RedisPool:
         )
         return cls(client, closers=sentinel.sentinels)
 
+    async def ping(self) -> bool:
+        """Whether Redis answers a PING now (on a cluster: every primary), for health
+        checks; never raises for an unreachable server."""
+        options: dict[str, Any] = {}
+        if self.is_cluster:
+            options["target_nodes"] = RedisCluster.PRIMARIES
+        try:
+            return bool(await self._executor.execute("PING", **options))
+        except (RedisError, OSError):
+            return False
+
     async def aclose(self) -> None:
-        """Close every connection of the pool (and those to the sentinels)."""
-        await self._executor.aclose()
+        """Close every connection of the pool (and those to the sentinels). Patterns made
+        on it raise ``RuntimeError`` afterwards, naming this pool."""
+        await self._executor.aclose(closed_by=repr(self))
         await self.client.aclose()
         for closer in self._closers:
             await closer.aclose()
 
     async def __aenter__(self) -> RedisPool:
+        if self._executor.closed_by is not None:
+            raise RuntimeError(f"{self!r} is closed: make a new pool to use it again")
         return self
 
     async def __aexit__(

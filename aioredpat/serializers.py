@@ -16,7 +16,7 @@ import pydantic_core
 
 from .errors import ConfigurationError, SerializationError
 
-__all__ = ("ModelSerializer", "Serializer", "resolve_serializer")
+__all__ = ("ModelSerializer", "Serializer", "resolve_serializer", "typed")
 
 T = TypeVar("T")
 
@@ -51,12 +51,26 @@ class ModelSerializer(Generic[T]):
             raise ConfigurationError(f"model {tp!r} is not a type pydantic can validate") from exc
         self.type = tp
 
-    def dumps(self, value: T, /) -> bytes:
+    def validate(self, value: Any, /) -> T:
+        """``value`` as a ``tp`` (a dict from a database row becomes the model), or
+        ``SerializationError`` naming what is wrong with it."""
         try:
-            return self._adapter.dump_json(value)
+            return self._adapter.validate_python(value)
+        except pydantic.ValidationError as exc:
+            raise SerializationError(
+                f"{type(value).__name__} value is not a valid {_name(self.type)}: "
+                f"{_first_error(exc)}"
+            ) from exc
+
+    def dumps(self, value: T, /) -> bytes:
+        """Validate ``value`` as a ``tp``, then encode it: a value of the wrong type raises
+        ``SerializationError`` here, before anything reaches Redis."""
+        checked = self.validate(value)
+        try:
+            return self._adapter.dump_json(checked)
         except pydantic_core.PydanticSerializationError as exc:
             raise SerializationError(
-                f"cannot encode {type(value).__name__} as {self.type!r}"
+                f"cannot encode {type(value).__name__} as {_name(self.type)}: {exc}"
             ) from exc
 
     def loads(self, data: bytes, /) -> T:
@@ -69,6 +83,25 @@ class ModelSerializer(Generic[T]):
 
     def __repr__(self) -> str:
         return f"ModelSerializer({self.type!r})"
+
+
+def _name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or repr(tp)
+
+
+def _first_error(exc: pydantic.ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(map(str, first.get("loc", ()))) or "value"
+    more = exc.error_count() - 1
+    return f"{where}: {first.get('msg')}" + (f" (and {more} more)" if more else "")
+
+
+def typed(serializer: Serializer[T], value: Any) -> T:
+    """``value`` as its serializer's type: validated by a ``ModelSerializer``, a round trip
+    through any other serializer (so a loader's dict comes back as the model a hit gives)."""
+    if isinstance(serializer, ModelSerializer):
+        return serializer.validate(value)  # type: ignore[no-any-return]
+    return serializer.loads(serializer.dumps(value))
 
 
 def resolve_serializer(model: Any = None, serializer: Any = None) -> Serializer[Any]:

@@ -136,35 +136,42 @@ def redis_sentinel(redis_server_binary: str | None) -> Iterator[SentinelGroup]:
         yield group
 
 
+def _factory(make: Callable[..., Any]) -> Iterator[Callable[..., Any]]:
+    """A fixture's ``factory(**options)``: ``make(**options).start()``, each thing it
+    started cleaned up once the test is over."""
+    started: list[Any] = []
+
+    def factory(**options: Any) -> Any:
+        thing = make(**options)
+        started.append(thing)
+        return thing.start()
+
+    yield factory
+    for thing in started:
+        thing.cleanup()
+
+
 @pytest.fixture
 def redis_server_factory(redis_server_binary: str | None) -> Iterator[Callable[..., RedisServer]]:
     """``factory(**RedisServer options)``: a started private server, cleaned up after the test."""
-    started: list[RedisServer] = []
+    binary = redis_server_binary
 
-    def factory(**options: Any) -> RedisServer:
-        server = RedisServer(_need_binary(redis_server_binary, "a private server"), **options)
-        started.append(server)
-        return server.start()
+    def make(**options: Any) -> RedisServer:
+        return RedisServer(_need_binary(binary, "a private server"), **options)
 
-    yield factory
-    for server in started:
-        server.cleanup()
+    yield from _factory(make)
 
 
 @pytest.fixture
 def redis_cluster_factory(redis_server_binary: str | None) -> Iterator[Callable[..., ClusterGroup]]:
     """``factory(**ClusterGroup options)``: a started private cluster, cleaned up after the
     test (``replicas=1`` for failover tests)."""
-    started: list[ClusterGroup] = []
+    binary = redis_server_binary
 
-    def factory(**options: Any) -> ClusterGroup:
-        cluster = ClusterGroup(_need_binary(redis_server_binary, "a private cluster"), **options)
-        started.append(cluster)
-        return cluster.start()
+    def make(**options: Any) -> ClusterGroup:
+        return ClusterGroup(_need_binary(binary, "a private cluster"), **options)
 
-    yield factory
-    for cluster in started:
-        cluster.cleanup()
+    yield from _factory(make)
 
 
 @pytest.fixture

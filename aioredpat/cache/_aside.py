@@ -27,12 +27,12 @@ import anyio
 from redis.crc import key_slot
 
 from .._backoff import FAILURES
-from .._checks import check_seconds
+from .._checks import check_async, check_seconds
 from .._executor import as_text, executor_for
 from .._keys import KeyBuilder, escape, identifier
 from .._scripts import LuaScript
 from ..errors import ConfigurationError
-from ..serializers import Serializer, resolve_serializer
+from ..serializers import Serializer, resolve_serializer, typed
 from ._entry import Entry, decode_entry, encode_entry
 
 __all__ = ("CacheAside", "Loader")
@@ -126,8 +126,7 @@ class CacheAside(Generic[T]):
         )
         if self.max_ttl < longest:
             raise ConfigurationError(f"max_ttl={max_ttl!r} is shorter than ttl + stale_ttl")
-        if loader is not None and not callable(loader):
-            raise ConfigurationError(f"loader must be an async function, got {loader!r}")
+        check_async("loader", loader, optional=True)
         self.fail_open = bool(fail_open)
         self._loader = loader
         self._keys = KeyBuilder(namespace)
@@ -151,7 +150,10 @@ class CacheAside(Generic[T]):
         """The cached value of ``key``; on a miss, the loader's (stored, and tagged with
         ``tags``). ``None`` when there is no loader or it found nothing."""
         name = identifier(key)
-        loader = loader or self._loader
+        if loader is None:
+            loader = self._loader
+        else:
+            check_async("loader", loader)
         try:
             data = await self._get_shared(name)
         except FAILURES as error:
@@ -277,9 +279,7 @@ class CacheAside(Generic[T]):
             return
         if len(self._warned) < 10_000:
             self._warned.add(name)
-        log.warning(
-            "aioredpat: %r: entry %r cannot be decoded (%r); treated as a miss", self, name, error
-        )
+        log.warning("%r: entry %r cannot be decoded (%r); treated as a miss", self, name, error)
 
     async def _mget(self, keys: list[str]) -> list[bytes | None]:
         if not self._executor.is_cluster:
@@ -315,6 +315,12 @@ class CacheAside(Generic[T]):
         if not task.cancelled():
             task.exception()  # seen by whoever awaited it; never "never retrieved"
 
+    async def _call_loader(self, loader: Loader, name: str) -> Any:
+        """The loader's value, typed by the model (a dict from a database row becomes the
+        model, as a hit would); ``SerializationError`` if it is not valid, before storing."""
+        value = await loader(name)
+        return None if value is None else typed(self._serializer, value)
+
     async def _load(self, name: str, loader: Loader, tags: tuple[str, ...], force: bool) -> Any:
         token = secrets.token_hex(8)
         try:
@@ -329,7 +335,7 @@ class CacheAside(Generic[T]):
             if not self.fail_open:
                 raise
             self._warn_outage(error)
-            return await loader(name)
+            return await self._call_loader(loader, name)
 
     async def _wait_for_fill(
         self, name: str, loader: Loader, versions: tuple[tuple[str, str], ...], token: str
@@ -357,7 +363,7 @@ class CacheAside(Generic[T]):
             return value
         if taken:
             return await self._load_and_fill(name, loader, versions, token)
-        return await loader(name)
+        return await self._call_loader(loader, name)
 
     async def _try_lease(
         self, name: str, token: str, *, force: bool, wait: bool
@@ -380,7 +386,7 @@ class CacheAside(Generic[T]):
         channel = self._keys.key(name, "filled")
         started = time.perf_counter()
         try:
-            value = await loader(name)
+            value = await self._call_loader(loader, name)
             delta_ms = int((time.perf_counter() - started) * 1000)
             entry, ttl_ms = self._entry_for(value, delta_ms, versions)
         except BaseException:
@@ -449,7 +455,7 @@ class CacheAside(Generic[T]):
             if taken:
                 await self._load_and_fill(name, loader, versions, token)
         except Exception as error:
-            log.warning("aioredpat: %r: refreshing %r failed (%r)", self, name, error)
+            log.warning("%r: refreshing %r failed (%r)", self, name, error)
 
     # -- failing open ---------------------------------------------------------------------
 
@@ -461,7 +467,7 @@ class CacheAside(Generic[T]):
             return None
 
         async def load_direct() -> Any:
-            return await loader(name)
+            return await self._call_loader(loader, name)
 
         return await self._flight(name, load_direct())
 
@@ -474,9 +480,7 @@ class CacheAside(Generic[T]):
     def _warn_outage(self, error: Exception) -> None:
         if not self._outage:
             self._outage = True
-            log.warning(
-                "aioredpat: %r: Redis unreachable (%r); serving from the loader", self, error
-            )
+            log.warning("%r: Redis unreachable (%r); serving from the loader", self, error)
 
     # -- writing --------------------------------------------------------------------------
 

@@ -37,12 +37,12 @@ import anyio
 from redis.exceptions import ResponseError
 
 from .._backoff import FAILURES, Backoff
-from .._checks import check_count, check_name, check_seconds
+from .._checks import OneRun, check_async, check_count, check_name, check_seconds
 from .._executor import Executor, as_text, executor_for
 from .._groups import Entry, claim, create_group, next_id
 from .._keys import KeyBuilder, escape, identifier
 from .._scripts import LuaScript
-from ..errors import ConfigurationError
+from ..errors import SerializationError
 from ..serializers import Serializer, resolve_serializer
 
 __all__ = ("WriteBehind",)
@@ -95,8 +95,7 @@ class WriteBehind(Generic[T]):
         stop_timeout: float = 30.0,
         max_backoff: float = 30.0,
     ) -> None:
-        if not callable(writer):
-            raise ConfigurationError(f"writer must be an async function, got {writer!r}")
+        check_async("writer", writer)
         self.ttl = check_seconds("ttl", ttl)
         self.batch_size = check_count("batch_size", batch_size)
         self.flush_interval = check_seconds("flush_interval", flush_interval)
@@ -112,7 +111,7 @@ class WriteBehind(Generic[T]):
         self._writer = writer
         self._serializer: Serializer[T] = resolve_serializer(model, serializer)
         self._consumer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
-        self._running = False
+        self._run = OneRun()
         self._flush_now: list[asyncio.Event] = []  # per shard, while flushers run
         self._lease_ms = max(1, math.ceil(self.claim_idle * 1000))
         self.flushed = 0  # changes the writer took, over this object's life
@@ -140,9 +139,17 @@ class WriteBehind(Generic[T]):
     # -- the application's side ----------------------------------------------------------
 
     async def set(self, key: str | int, value: T) -> str:
-        """Store ``value`` and queue it for the writer, atomically; returns the queue id."""
+        """Store ``value`` and queue it for the writer, atomically; returns the queue id.
+
+        ``None`` is refused (``SerializationError``): the writer receives ``(key, None)``
+        for a deletion, so a stored ``None`` could not be told apart; use ``delete``."""
         name = identifier(key)
-        data = self._serializer.dumps(value)
+        data = self._serializer.dumps(value)  # a model that does not admit None refuses it
+        if value is None:
+            raise SerializationError(
+                f"{self!r}.set({name!r}, None): None tells the writer the key was deleted; "
+                "call delete() for that"
+            )
         return await self._write(name, "set", data)
 
     async def delete(self, key: str | int) -> str:
@@ -164,7 +171,7 @@ class WriteBehind(Generic[T]):
         try:
             return self._serializer.loads(data)
         except Exception as error:
-            log.warning("aioredpat: %r: value of %r cannot be decoded (%r)", self, name, error)
+            log.warning("%r: value of %r cannot be decoded (%r)", self, name, error)
             return None
 
     async def flush(self) -> None:
@@ -174,10 +181,24 @@ class WriteBehind(Generic[T]):
         processes' flushers are waited for (bound the wait with ``anyio.fail_after``).
         """
         targets = await self._queue_tails()
+        if targets and not self._run.running:
+            await self._check_flushers(targets)
         for event in self._flush_now:
             event.set()
         while not await self._all_taken(targets):  # noqa: ASYNC110 - the state is in Redis
             await anyio.sleep(0.02)
+
+    async def _check_flushers(self, targets: dict[int, str]) -> None:
+        """Raise rather than wait forever when a shard with queued changes has no flusher
+        (none in this process, and no lease held in Redis by any other)."""
+        batch = self._executor.batch()
+        for shard in targets:
+            batch.command("EXISTS", f"{self._shard_tag(shard)}:owner")
+        if not all(await batch.execute()):
+            raise RuntimeError(
+                f"{self!r}.flush(): changes are queued but no flusher runs for them; "
+                "run the flushers with `async with wb:` (here or in another process)"
+            )
 
     async def _queue_tails(self) -> dict[int, str]:
         batch = self._executor.batch()
@@ -199,9 +220,7 @@ class WriteBehind(Generic[T]):
     # -- running the flushers -------------------------------------------------------------
 
     async def __aenter__(self) -> WriteBehind[T]:
-        if self._running:
-            raise RuntimeError(f"{self!r} is already running")
-        self._running = True
+        self._run.enter(self)
         self._stopping = asyncio.Event()
         self._flush_now = [asyncio.Event() for _ in range(self.shards)]
         self._leases: dict[int, _ShardLease] = {}  # shards whose loop runs here
@@ -211,7 +230,7 @@ class WriteBehind(Generic[T]):
         try:
             await self._take_shards()  # before the block runs: leaving it then flushes
         except FAILURES as error:
-            log.warning("aioredpat: %r: taking shards failed (%r); retrying", self, error)
+            log.warning("%r: taking shards failed (%r); retrying", self, error)
         self._tasks.start_soon(self._govern)
         return self
 
@@ -225,7 +244,7 @@ class WriteBehind(Generic[T]):
                     await self._released.wait()
         finally:
             self._tasks.cancel_scope.cancel()
-            self._running = False
+            self._run.exit()
         return await self._tasks.__aexit__(*exc_info)
 
     async def _govern(self) -> None:
@@ -240,7 +259,7 @@ class WriteBehind(Generic[T]):
                 await self._renew()
                 await self._take_shards()
             except FAILURES as error:
-                log.warning("aioredpat: %r: renewing shard leases failed (%r)", self, error)
+                log.warning("%r: renewing shard leases failed (%r)", self, error)
 
     async def _take_shards(self) -> None:
         """Take the lease of every shard no flusher holds, and start flushing it. A shard
@@ -278,7 +297,7 @@ class WriteBehind(Generic[T]):
             if kept:
                 lease.confirmed(sent)
             else:
-                log.warning("aioredpat: %r: lost the lease of shard %d", self, lease.shard)
+                log.warning("%r: lost the lease of shard %d", self, lease.shard)
                 lease.held = False  # its loop sees it and stops
 
     async def _run_shard(self, lease: _ShardLease) -> None:
@@ -433,10 +452,10 @@ class _ShardFlusher:
                     raise
                 await create_group(self.executor, self.queue, GROUP, "0")
             except FAILURES as error:
-                log.warning("aioredpat: %r: %r; retrying", self, error)
+                log.warning("%r: %r; retrying", self, error)
                 await self.backoff.sleep()
         if not self.lease.held:
-            log.warning("aioredpat: %r: the lease is gone; this loop stops", self)
+            log.warning("%r: the lease is gone; this loop stops", self)
 
     async def _next_batch(self, *, final: bool) -> list[_Change]:
         settings = self.settings
@@ -535,7 +554,7 @@ class _ShardFlusher:
         try:
             await self.write(batch)
         except Exception as error:
-            log.warning("aioredpat: %r: writer failed on %d change(s): %r", self, len(batch), error)
+            log.warning("%r: writer failed on %d change(s): %r", self, len(batch), error)
             return error
         self.done.extend(batch)
         return None
@@ -561,7 +580,7 @@ class _ShardFlusher:
         batch = self.executor.batch()
         for change, error in dead:
             log.error(
-                "aioredpat: %r: change %s of %r failed alone %d times; moved to %r: %r",
+                "%r: change %s of %r failed alone %d times; moved to %r: %r",
                 self, change.entry_id, change.key, change.attempts, dead_letter, error,
             )  # fmt: skip
             batch.command(

@@ -9,10 +9,9 @@ from typing import Any, TypeVar
 import anyio
 
 from .._backoff import FAILURES
-from .._checks import check_seconds
+from .._checks import check_async, check_seconds
 from .._keys import identifier
 from .._scripts import LuaScript
-from ..errors import ConfigurationError
 from ._aside import CacheAside, Loader, _ms, _now_ms
 from ._entry import encode_entry
 
@@ -52,12 +51,9 @@ class WriteThrough(CacheAside[T]):
         write_timeout: float = 60.0,
         **options: Any,
     ) -> None:
-        if not callable(loader):
-            raise ConfigurationError(f"loader must be an async function, got {loader!r}")
-        if not callable(writer):
-            raise ConfigurationError(f"writer must be an async function, got {writer!r}")
-        if deleter is not None and not callable(deleter):
-            raise ConfigurationError(f"deleter must be an async function, got {deleter!r}")
+        check_async("loader", loader)
+        check_async("writer", writer)
+        check_async("deleter", deleter, optional=True)
         super().__init__(conn, namespace=namespace, ttl=ttl, loader=loader, **options)
         self._writer = writer
         self._deleter = deleter

@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 
 from .._backoff import FAILURES, Backoff
+from .._checks import check_seconds
 from .._executor import executor_for
 from .._keys import KeyBuilder, check_namespace
 from .._notify import Wakeup
@@ -39,13 +40,10 @@ QUEUE_STAY_MS = 2000  # a queued waiter tries again at least every half of this
 def check_ttl(
     name: str, value: object, *, allow_none: bool = False, allow_zero: bool = False
 ) -> Any:
+    """A lock duration: seconds or a ``timedelta``, at least a millisecond (Redis' unit)."""
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigurationError(f"{name} must be a number of seconds, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero) or value != value:
-        raise ConfigurationError(f"{name} must be a positive number of seconds, got {value!r}")
-    return float(value)
+    return check_seconds(name, value, allow_zero=allow_zero, minimum=0.001)
 
 
 def _cancelling(task: asyncio.Task[Any]) -> bool:
@@ -191,12 +189,10 @@ class LockBase:
             except LockNotOwned:
                 return False
             except Exception as error:
-                log.warning("aioredpat: lock %r: release failed (%r); it expires in %ss",
+                log.warning("lock %r: release failed (%r); it expires in %ss",
                             self.name, error, self.ttl)  # fmt: skip
         if scope.cancelled_caught:
-            log.warning(
-                "aioredpat: lock %r: release timed out; it expires in %ss", self.name, self.ttl
-            )
+            log.warning("lock %r: release timed out; it expires in %ss", self.name, self.ttl)
         return True
 
     async def _watch(self, block: _Block) -> None:
@@ -213,9 +209,7 @@ class LockBase:
                 pass
             except Exception as error:
                 if loop.time() - last_success < self.ttl:
-                    log.warning(
-                        "aioredpat: lock %r: extension failed (%r); retrying", self.name, error
-                    )
+                    log.warning("lock %r: extension failed (%r); retrying", self.name, error)
                     continue
             block.lost = True
             block.task.cancel(f"lock {self.name!r} lost")
@@ -367,7 +361,7 @@ class Lock(LockBase):
             except FAILURES as error:
                 if failure is None:
                     log.warning(
-                        "aioredpat: lock %r: Redis failed while waiting (%r); trying again "
+                        "lock %r: Redis failed while waiting (%r); trying again "
                         "until the blocking timeout", self.name, error,
                     )  # fmt: skip
                 failure, wait = error, backoff.next()
@@ -444,7 +438,7 @@ class Lock(LockBase):
                 await self._executor.run_script(self._ABANDON, self._abandon_keys, args)
             except Exception as error:
                 log.warning(
-                    "aioredpat: lock %r: giving back an unfinished acquire failed (%r); "
+                    "lock %r: giving back an unfinished acquire failed (%r); "
                     "whatever it took expires in %ss",
                     self.name,
                     error,

@@ -74,6 +74,11 @@ class Redlock(LockBase):
         if not 0 <= drift_factor < 0.5:
             raise ConfigurationError(f"drift_factor must be in [0, 0.5), got {drift_factor!r}")
         self.drift = drift_factor * self.ttl + 0.002
+        if self.ttl - self.drift < 0.005:
+            raise ConfigurationError(
+                f"ttl={ttl!r} leaves no time to hold the lock once clock drift "
+                f"({self.drift:.4f}s) is allowed for: use a ttl of at least 0.01s"
+            )
         self._executors = [executor_for(conn) for conn in conns]
         self.quorum = len(self._executors) // 2 + 1
         keys = KeyBuilder(check_namespace(namespace))
@@ -252,7 +257,7 @@ async def _reply_of(
     try:
         return await executor.run_script(script, keys, args)
     except Exception as error:
-        log.debug("aioredpat: redlock: a master failed: %r", error)
+        log.debug("redlock: a master failed: %r", error)
         return error
 
 

@@ -6,6 +6,7 @@ import asyncio
 import random
 from collections.abc import Callable, Sequence
 
+from .._checks import check_seconds
 from .._executor import Arg, executor_for
 from .._keys import KeyBuilder
 from .._scripts import LuaScript
@@ -95,6 +96,8 @@ class Limiter:
         so waiters do not come back in lockstep); it never polls. With ``timeout``, it
         raises ``RateLimitExceeded`` as soon as the next possible pass lies beyond it.
         """
+        if timeout is not None:
+            timeout = check_seconds("timeout", timeout, allow_zero=True)
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while True:

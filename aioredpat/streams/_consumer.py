@@ -25,7 +25,7 @@ import anyio
 from redis.exceptions import ResponseError
 
 from .._backoff import FAILURES, Backoff
-from .._checks import check_count, check_name, check_seconds
+from .._checks import OneRun, check_async, check_count, check_name, check_seconds
 from .._executor import as_text, executor_for
 from .._groups import claim, create_group
 from .._scripts import LuaScript
@@ -88,7 +88,7 @@ class _GroupConsumer(Generic[T]):
         self.processed = 0  # entries handled and acknowledged, over this object's life
         self.failures = 0  # handler calls that raised
         self.dead_lettered = 0
-        self._running = False
+        self._run = OneRun()
 
     def _checked_block(self, block: float) -> float:
         """A blocking read must end well within the connection's socket timeout."""
@@ -106,9 +106,7 @@ class _GroupConsumer(Generic[T]):
     # -- running ------------------------------------------------------------------------
 
     async def __aenter__(self) -> _GroupConsumer[T]:
-        if self._running:
-            raise RuntimeError(f"{self!r} is already running")
-        self._running = True
+        self._run.enter(self)
         self._held: dict[str, float] = {}  # unfinished entries -> when they were (re)claimed
         self._raw: dict[str, bytes] = {}  # their data as read, for the dead-letter stream
         self._acks: list[str] = []
@@ -139,7 +137,7 @@ class _GroupConsumer(Generic[T]):
                 await self._drain()
         finally:
             self._tasks.cancel_scope.cancel()
-            self._running = False
+            self._run.exit()
         return await self._tasks.__aexit__(*exc_info)
 
     async def run(self) -> None:
@@ -169,7 +167,7 @@ class _GroupConsumer(Generic[T]):
                 try:
                     await self._send_acks()
                 except FAILURES as error:
-                    log.warning("aioredpat: %r: final XACK failed (%r); retrying", self, error)
+                    log.warning("%r: final XACK failed (%r); retrying", self, error)
                     await anyio.sleep(0.1)
 
     # -- reading ------------------------------------------------------------------------
@@ -198,10 +196,10 @@ class _GroupConsumer(Generic[T]):
                 except ResponseError as error:
                     if "NOGROUP" not in str(error):
                         raise
-                    log.warning("aioredpat: %r: the group is gone; creating it again", self)
+                    log.warning("%r: the group is gone; creating it again", self)
                     self._group_ready = False
                 except FAILURES as error:
-                    log.warning("aioredpat: %r: reading failed (%r); retrying", self, error)
+                    log.warning("%r: reading failed (%r); retrying", self, error)
                     await backoff.sleep()
 
     async def _wait_for_room(self) -> None:
@@ -284,12 +282,12 @@ class _GroupConsumer(Generic[T]):
         for entry_id, data, deliveries, error in rejected:
             if self.dead_letter is None:
                 log.error(
-                    "aioredpat: %r: dropping entry %s after %d deliveries (no dead_letter "
+                    "%r: dropping entry %s after %d deliveries (no dead_letter "
                     "stream): %s", self, entry_id, deliveries, error,
                 )  # fmt: skip
                 continue
             log.warning(
-                "aioredpat: %r: moving entry %s to %r after %d deliveries: %s",
+                "%r: moving entry %s to %r after %d deliveries: %s",
                 self, entry_id, self.dead_letter, deliveries, error,
             )  # fmt: skip
             fields = dead_letter_fields(
@@ -301,7 +299,7 @@ class _GroupConsumer(Generic[T]):
         try:
             await batch.execute()
         except FAILURES as error:
-            log.warning("aioredpat: %r: dead-lettering failed (%r); retried later", self, error)
+            log.warning("%r: dead-lettering failed (%r); retried later", self, error)
             return
         self.dead_lettered += len(rejected)
 
@@ -352,7 +350,7 @@ class _GroupConsumer(Generic[T]):
             if message.deliveries >= self.max_deliveries:
                 last_tries.append((message.id, data, message.deliveries))
         log.warning(
-            "aioredpat: %r: handler failed on %s (delivery %d of %d): %r",
+            "%r: handler failed on %s (delivery %d of %d): %r",
             self, messages[0].id, messages[0].deliveries, self.max_deliveries, error,
         )  # fmt: skip
         if last_tries:
@@ -377,7 +375,7 @@ class _GroupConsumer(Generic[T]):
                     try:
                         await self._send_acks()
                     except FAILURES as error:
-                        log.warning("aioredpat: %r: XACK failed (%r); retrying", self, error)
+                        log.warning("%r: XACK failed (%r); retrying", self, error)
                         self._ack_wanted.set()
         finally:
             self._ack_loop_done.set()
@@ -406,7 +404,7 @@ class _GroupConsumer(Generic[T]):
                     KEEP, [self.stream], [self.group, self.consumer, *due]
                 )
             except FAILURES as error:
-                log.warning("aioredpat: %r: keeping entries failed (%r)", self, error)
+                log.warning("%r: keeping entries failed (%r)", self, error)
                 continue
             for entry_id in due:
                 if entry_id in self._held:
@@ -417,8 +415,7 @@ H = TypeVar("H")
 
 
 def _checked_handler(handler: H) -> H:
-    if not callable(handler):
-        raise ConfigurationError(f"handler must be an async function, got {handler!r}")
+    check_async("handler", handler)
     return handler
 
 

@@ -130,11 +130,14 @@ class PubSub(Subscriber, Generic[T]):
         self._on_gap = on_gap
         self._subs: dict[tuple[bool, str], set[Subscription[T]]] = {}
         self._confirmations: dict[tuple[bool, str], asyncio.Future[None]] = {}
+        self._closed = False
 
     def __repr__(self) -> str:
         return f"PubSub(channels={[name for _, name in self._subs]})"
 
     async def __aenter__(self) -> PubSub[T]:
+        if self._closed:
+            raise RuntimeError(f"{self!r} was closed: make a new one to use it again")
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -170,6 +173,8 @@ class PubSub(Subscriber, Generic[T]):
     async def _subscription(
         self, names: tuple[str, ...], *, patterns: bool
     ) -> AsyncIterator[Subscription[T]]:
+        if self._closed:
+            raise RuntimeError(f"{self!r} was closed: make a new one to subscribe again")
         if not names:
             raise ConfigurationError("subscribe to at least one channel")
         for name in names:
@@ -213,7 +218,7 @@ class PubSub(Subscriber, Generic[T]):
         try:
             await self._send("punsubscribe" if patterns else "unsubscribe", *names)
         except Exception as error:  # the connection is down: the reader resubscribes what is left
-            log.debug("aioredpat: unsubscribing failed (%r)", error)
+            log.debug("unsubscribing failed (%r)", error)
 
     def _wanted(self) -> tuple[list[str], list[str]]:
         channels = [name for patterns, name in self._subs if not patterns]
@@ -243,7 +248,7 @@ class PubSub(Subscriber, Generic[T]):
         try:
             value = self._serializer.loads(message["data"])
         except Exception as error:
-            log.warning("aioredpat: undecodable message on %r skipped: %r", channel, error)
+            log.warning("undecodable message on %r skipped: %r", channel, error)
             return
         received = PubSubMessage(channel, value, pattern)
         for subscription in subs:
@@ -257,10 +262,11 @@ class PubSub(Subscriber, Generic[T]):
         try:
             self._on_gap(gap)
         except Exception:
-            log.exception("aioredpat: on_gap raised")
+            log.exception("on_gap raised")
 
     async def aclose(self) -> None:
         """End every subscription and close the connection."""
+        self._closed = True
         for subs in list(self._subs.values()):
             for subscription in subs:
                 subscription._close()

@@ -407,5 +407,6 @@ async def test_a_consumer_runs_once_at_a_time(redis_pool: RedisPool) -> None:
     async with consumer:
         with pytest.raises(RuntimeError, match="already running"):
             await consumer.__aenter__()
-    async with consumer:  # and again once stopped
-        pass
+    with pytest.raises(RuntimeError, match="make a new one"):  # nor again once it ended
+        async with consumer:
+            pass

@@ -1,0 +1,229 @@
+"""Bad values and misuse get a clear error at once, and nothing wrong is stored."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pydantic
+import pytest
+
+from aioredpat import (
+    CacheAside,
+    ConfigurationError,
+    Lock,
+    PubSub,
+    RedisPool,
+    Redlock,
+    SerializationError,
+    StreamConsumer,
+    StreamProducer,
+    TokenBucket,
+    WriteBehind,
+    WriteThrough,
+)
+
+
+class Product(pydantic.BaseModel):
+    sku: str
+    price: float
+
+
+class Order(pydantic.BaseModel):
+    id: int
+
+
+async def _keys(pool: RedisPool) -> int:
+    return sum([1 async for _ in pool.client.scan_iter("*")])
+
+
+@pytest.mark.parametrize("value", [Order(id=1), None, "a string", {"sku": "p1"}])
+async def test_a_value_of_the_wrong_type_is_refused_before_anything_is_sent(
+    redis_pool: RedisPool, value
+) -> None:
+    cache = CacheAside(redis_pool, namespace="products", ttl=60, model=Product)
+    with pytest.raises(SerializationError, match="not a valid Product"):
+        await cache.set("p1", value)
+    producer = StreamProducer(redis_pool, "products", model=Product)
+    with pytest.raises(SerializationError, match="not a valid Product"):
+        await producer.publish(value)
+
+    async def writer(batch) -> None:
+        pass
+
+    behind = WriteBehind(redis_pool, namespace="wb", ttl=60, writer=writer, model=Product)
+    with pytest.raises(SerializationError, match="not a valid Product"):
+        await behind.set("p1", value)
+    assert await _keys(redis_pool) == 0
+
+
+async def test_a_miss_returns_the_model_as_a_hit_does(redis_conn: RedisPool) -> None:
+    async def load(sku: str) -> dict:
+        return {"sku": sku, "price": "9.5"}  # a database row, as a dict
+
+    cache = CacheAside(redis_conn, namespace="products", ttl=60, model=Product, loader=load)
+    miss = await cache.get("p1")
+    hit = await cache.get("p1")
+    assert miss == hit == Product(sku="p1", price=9.5)
+    assert type(miss) is type(hit) is Product
+
+
+async def test_an_invalid_loaded_value_raises_and_is_not_stored(redis_conn: RedisPool) -> None:
+    calls = 0
+
+    async def load(sku: str) -> dict:
+        nonlocal calls
+        calls += 1
+        return {"sku": sku}  # no price
+
+    cache = CacheAside(redis_conn, namespace="products", ttl=60, model=Product, loader=load)
+    for _ in range(2):
+        with pytest.raises(SerializationError, match="price"):
+            await cache.get("p1")
+    assert calls == 2  # nothing was stored: each get asked the loader again
+
+
+def _sync_loader(key: str) -> dict:
+    return {}
+
+
+class _AsyncCallable:
+    async def __call__(self, key: str) -> None:
+        return None
+
+
+def test_a_sync_function_where_an_async_one_is_expected_is_refused(redis_pool) -> None:
+    def writer(batch) -> None:
+        pass
+
+    def handler(message) -> None:
+        pass
+
+    with pytest.raises(ConfigurationError, match=r"loader must be an async function.*_sync_loader"):
+        CacheAside(redis_pool, namespace="c", ttl=1, loader=_sync_loader)
+    with pytest.raises(ConfigurationError, match="writer must be an async function"):
+        WriteBehind(redis_pool, namespace="w", ttl=1, writer=writer)
+    with pytest.raises(ConfigurationError, match="writer must be an async function"):
+        WriteThrough(redis_pool, namespace="t", ttl=1, loader=_AsyncCallable(), writer=writer)
+    with pytest.raises(ConfigurationError, match="handler must be an async function"):
+        StreamConsumer(redis_pool, "s", group="g", consumer="c", handler=handler)
+    CacheAside(redis_pool, namespace="c", ttl=1, loader=_AsyncCallable())  # accepted
+
+
+async def test_a_sync_loader_given_to_get_is_refused_at_the_call(redis_pool) -> None:
+    cache = CacheAside(redis_pool, namespace="c", ttl=1)
+    with pytest.raises(ConfigurationError, match="loader must be an async function"):
+        await cache.get("k", loader=_sync_loader)
+
+
+async def test_a_closed_pool_says_so(redis_standalone_url: str) -> None:
+    pool = RedisPool.from_url(redis_standalone_url)
+    cache = CacheAside(pool, namespace="c", ttl=1)
+    bucket = TokenBucket(pool, namespace="t", capacity=1, refill_rate=1)
+    assert await pool.ping() is True
+    await pool.aclose()
+    for call in (cache.get("k"), cache.set("k", 1), bucket.hit("a"), pool.ping()):
+        with pytest.raises(RuntimeError, match=r"RedisPool standalone .* is closed"):
+            await call
+    with pytest.raises(RuntimeError, match="is closed"):
+        async with pool:
+            pass
+
+
+async def test_ping_is_false_when_redis_is_gone(redis_server_factory) -> None:
+    server = redis_server_factory()
+    async with RedisPool.from_url(server.url, retries=0) as pool:
+        assert await pool.ping() is True
+        server.kill()
+        assert await pool.ping() is False
+
+
+async def test_async_with_objects_refuse_a_second_run(redis_pool: RedisPool) -> None:
+    async def writer(batch) -> None:
+        pass
+
+    async def handler(message) -> None:
+        pass
+
+    objects = [
+        WriteBehind(redis_pool, namespace="w", ttl=1, writer=writer),
+        StreamConsumer(redis_pool, "s", group="g", consumer="c", handler=handler),
+        PubSub(redis_pool),
+    ]
+    for obj in objects:
+        async with obj:
+            pass
+        with pytest.raises(RuntimeError, match="make a new one"):
+            async with obj:
+                pass
+
+
+async def test_flush_without_any_flusher_raises_instead_of_hanging(redis_pool) -> None:
+    async def writer(batch) -> None:
+        pass
+
+    behind = WriteBehind(redis_pool, namespace="w", ttl=60, writer=writer, model=int)
+    await behind.set("k", 1)
+    with pytest.raises(RuntimeError, match="no flusher runs"):
+        await behind.flush()
+
+
+def test_public_classes_report_the_package_as_their_module() -> None:
+    import aioredpat
+
+    for name in aioredpat.__all__:
+        obj = getattr(aioredpat, name)
+        if isinstance(obj, type):
+            assert obj.__module__ == "aioredpat", name
+
+
+@pytest.mark.parametrize("bad", [math.inf, math.nan, -1.0, 1e300, "5s"])
+def test_bad_durations_are_refused_at_construction(redis_pool, bad) -> None:
+    for make in (
+        lambda: Lock(redis_pool, "l", ttl=bad),
+        lambda: Lock(redis_pool, "l", ttl=5, blocking_timeout=bad),
+        lambda: Redlock([redis_pool], "l", ttl=bad),
+        lambda: CacheAside(redis_pool, namespace="c", ttl=bad),
+    ):
+        with pytest.raises(ConfigurationError, match=r"ttl|timeout"):
+            make()
+
+
+async def test_bad_durations_are_refused_at_the_call(redis_pool) -> None:
+    lock = Lock(redis_pool, "l", ttl=5)
+    with pytest.raises(ConfigurationError, match="blocking_timeout"):
+        await lock.acquire(blocking_timeout=math.nan)
+    lease = await lock.acquire()
+    for bad in (math.inf, 1e-9):
+        with pytest.raises(ConfigurationError, match="ttl"):
+            await lease.extend(bad)
+    bucket = TokenBucket(redis_pool, namespace="t", capacity=1, refill_rate=1)
+    with pytest.raises(ConfigurationError, match="timeout"):
+        await bucket.acquire("a", timeout=math.nan)
+    await lease.release()
+
+
+async def test_durations_take_timedelta(redis_pool) -> None:
+    lock = Lock(redis_pool, "td", ttl=dt.timedelta(seconds=5))
+    assert lock.ttl == 5.0
+    cache = CacheAside(redis_pool, namespace="c", ttl=dt.timedelta(minutes=1))
+    assert cache.ttl == 60.0
+    async with lock:
+        assert await redis_pool.client.pttl("lock:{td}:held") > 4000
+
+
+def test_a_redlock_ttl_too_short_to_hold_is_refused(redis_pool) -> None:
+    with pytest.raises(ConfigurationError, match=r"at least 0\.01s"):
+        Redlock([redis_pool], "short", ttl=0.002)
+
+
+async def test_write_behind_refuses_none_which_the_writer_would_take_for_a_delete(
+    redis_pool,
+) -> None:
+    async def writer(batch) -> None:
+        pass
+
+    behind = WriteBehind(redis_pool, namespace="w", ttl=60, writer=writer)  # no model
+    with pytest.raises(SerializationError, match=r"call delete\(\)"):
+        await behind.set("k", None)
+    assert await _keys(redis_pool) == 0
