@@ -14,7 +14,7 @@ the thing under test) while the proxy keeps its faults exact. Point a client at
 - ``refuse()`` / ``accept()``: new connections are closed as soon as they arrive.
 
 ``proxy.connections`` counts the connections open right now, ``proxy.accepted`` every
-connection accepted so far.
+connection accepted so far, ``proxy.sent`` the bytes clients sent (forwarded or not).
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ class FaultProxy:
         self._refusing = False
         self.port = 0
         self.accepted = 0
+        self.sent = 0
 
     # -- life ---------------------------------------------------------------------------
 
@@ -209,6 +210,8 @@ class FaultProxy:
     ) -> None:
         assert self._flowing is not None
         while data := await source.read(CHUNK):
+            if upstream:
+                self.sent += len(data)
             if self._delay:
                 await asyncio.sleep(self._delay)
             await self._flowing.wait()

@@ -27,6 +27,7 @@ import anyio
 from redis.crc import key_slot
 
 from .._backoff import FAILURES
+from .._breaker import Breaker
 from .._checks import check_async, check_seconds
 from .._executor import as_text, executor_for
 from .._keys import KeyBuilder, escape, identifier
@@ -132,6 +133,11 @@ class CacheAside(Generic[T]):
         self._keys = KeyBuilder(namespace)
         self._tag_prefix = self._keys.shared("tags") + ":"
         self._executor = executor_for(conn)
+        # fail-open reads give up after the socket timeout, and skip Redis while it is down
+        timeout = self._executor.call_timeout
+        self._breaker = (
+            Breaker(None if timeout is None else timeout / 2) if self.fail_open else None
+        )
         self._serializer: Serializer[T] = resolve_serializer(model, serializer)
         self._flights: dict[str, asyncio.Task[Any]] = {}
         self._reads: dict[str, list[asyncio.Future[bytes | None] | None]] = {}
@@ -155,7 +161,11 @@ class CacheAside(Generic[T]):
         else:
             check_async("loader", loader)
         try:
-            data = await self._get_shared(name)
+            if self._breaker is None:
+                data = await self._get_shared(name)
+            else:
+                async with self._breaker.guard():
+                    data = await self._get_shared(name)
         except FAILURES as error:
             found: T | None = await self._read_open(name, loader, error)
             return found
@@ -230,7 +240,11 @@ class CacheAside(Generic[T]):
             return {}
         entry_keys = [self._entry_key(name) for name in names]
         try:
-            found = await self._mget(entry_keys)
+            if self._breaker is None:
+                found = await self._mget(entry_keys)
+            else:
+                async with self._breaker.guard():
+                    found = await self._mget(entry_keys)
         except FAILURES as error:
             if self._loader is None:
                 return await self._read_open_none(error)

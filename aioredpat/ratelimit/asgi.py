@@ -14,14 +14,19 @@ WebSocket and lifespan messages pass through untouched.
 from __future__ import annotations
 
 import inspect
+import logging
 import math
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from .._backoff import FAILURES
+from .._breaker import Breaker, BreakerOpen
 from ._base import Limiter
 from ._result import RateLimitResult
 
 __all__ = ("RateLimitMiddleware", "client_address")
+
+log = logging.getLogger("aioredpat")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -46,7 +51,12 @@ class RateLimitMiddleware:
     - ``limiter``: any aioredpat limiter (``TokenBucket``, ``SlidingWindow``, ``MultiLimit`` ...);
     - ``identify``: ``(scope) -> str | None``, sync or async; the client address by default;
     - ``cost``: an int, or ``(scope) -> int`` to charge some routes more;
-    - ``policy_name``: the name given to the policy in the headers.
+    - ``policy_name``: the name given to the policy in the headers;
+    - ``fail_open``: when Redis cannot be reached, let requests through unlimited (and
+      without rate-limit headers) instead of failing them. The limiter's call then gives up
+      after the socket timeout, and while Redis is known to be down requests pass at once
+      without trying it (one request probes again each second). Off by default: the error
+      propagates, and the application answers it as it answers any other.
     """
 
     def __init__(
@@ -57,8 +67,13 @@ class RateLimitMiddleware:
         identify: Identify = client_address,
         cost: int | Callable[[Scope], int] = 1,
         policy_name: str = "default",
+        fail_open: bool = False,
     ) -> None:
         self.app = app
+        self.fail_open = bool(fail_open)
+        executor = getattr(limiter, "_executor", None)
+        timeout = getattr(executor, "call_timeout", None)
+        self._breaker = Breaker(None if timeout is None else timeout / 2) if fail_open else None
         self.limiter = limiter
         self.identify = identify
         self.cost = cost
@@ -81,7 +96,16 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         cost = self.cost(scope) if callable(self.cost) else self.cost
-        result = await self.limiter.hit(identifier, cost)
+        if self._breaker is None:
+            result = await self.limiter.hit(identifier, cost)
+        else:
+            try:
+                async with self._breaker.guard():
+                    result = await self.limiter.hit(identifier, cost)
+            except FAILURES as error:
+                self._warn_open(error)
+                await self.app(scope, receive, send)  # fail open: unlimited, no headers
+                return
         headers = self._headers(result)
         if not result.allowed:
             await self._deny(send, result, headers)
@@ -93,6 +117,10 @@ class RateLimitMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+    def _warn_open(self, error: Exception) -> None:
+        if not isinstance(error, BreakerOpen):  # once per failure, not once per request
+            log.warning("rate limiting is off while Redis is unreachable (%r)", error)
 
     def _headers(self, result: RateLimitResult) -> list[tuple[bytes, bytes]]:
         state = f'"{self._name}";r={result.remaining};t={math.ceil(result.reset_after)}'
