@@ -17,6 +17,7 @@ from .errors import RateLimitExceeded as RateLimitExceeded
 from .errors import ScriptError as ScriptError
 from .errors import SerializationError as SerializationError
 from .errors import ServerNotFoundError as ServerNotFoundError
+from .errors import ValueTooLarge as ValueTooLarge
 from .lock import Lock as Lock
 from .lock import LockLease as LockLease
 from .lock import Redlock as Redlock
@@ -70,6 +71,7 @@ __all__ = (
     "StreamMessage",
     "StreamProducer",
     "TokenBucket",
+    "ValueTooLarge",
     "WriteBehind",
     "WriteThrough",
     "cached",

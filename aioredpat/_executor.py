@@ -28,11 +28,13 @@ from ._cluster import node_pipelines
 from ._notify import Notifier
 from ._pools import deadline_after
 from ._scripts import LuaScript
-from .errors import ConfigurationError, ScriptError
+from .errors import ConfigurationError, ScriptError, ValueTooLarge
 
 __all__ = ("Batch", "Client", "Executor", "Gate", "as_text", "executor_for")
 
 Client: TypeAlias = "Redis | RedisCluster"
+
+MAX_VALUE_SIZE = 16 * 1024 * 1024  # bytes; Redis takes up to 512 MB, far past sane
 Arg: TypeAlias = "str | bytes | int | float"
 
 
@@ -82,17 +84,26 @@ class Executor:
     """
 
     __slots__ = (
-        "__weakref__", "_coalescer", "_notifier", "call_timeout", "client", "closed_by", "gate",
-        "is_cluster",
+        "__weakref__", "_coalescer", "_loop", "_notifier", "call_timeout", "client", "closed_by",
+        "gate", "is_cluster", "max_value_size",
     )  # fmt: skip
 
-    def __init__(self, client: Client, *, gate: Gate | None = None, coalesce: bool = True) -> None:
+    def __init__(
+        self,
+        client: Client,
+        *,
+        gate: Gate | None = None,
+        coalesce: bool = True,
+        max_value_size: int = MAX_VALUE_SIZE,
+    ) -> None:
         self.client = client
+        self.max_value_size = max_value_size
         self.gate = gate
         self.is_cluster = isinstance(client, RedisCluster)
         self._coalescer = _Coalescer(self) if coalesce else None
         self._notifier: Notifier | None = None
         self.closed_by: str | None = None  # the pool that closed this client, once it did
+        self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None  # of the first call
         # one deadline per call, retries included: twice the socket timeout
         socket_timeout = client.get_connection_kwargs().get("socket_timeout")
         self.call_timeout: float | None = 2 * socket_timeout if socket_timeout else None
@@ -112,6 +123,32 @@ class Executor:
         if self._notifier is not None:
             await self._notifier.aclose()
 
+    def _check_usable(self) -> None:
+        """Raise when the pool was closed, or when this call runs on another event loop than
+        the first one (redis-py's connections belong to one loop)."""
+        if self.closed_by is not None:
+            self._refuse_closed()
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = weakref.ref(loop)
+        elif self._loop() is not loop:
+            raise RuntimeError(
+                f"{self.client!r} was first used on another event loop, and its connections "
+                "belong to that one (a pool made at import time, used by two asyncio.run() "
+                "calls?): make the pool in the loop that uses it, e.g. in your app's lifespan"
+            )
+
+    def sized(self, data: bytes) -> bytes:
+        """``data`` if it fits ``max_value_size``, else ``ValueTooLarge`` (nothing is sent)."""
+        if len(data) > self.max_value_size:
+            raise ValueTooLarge(
+                f"the encoded value is {len(data):,} bytes, past the pool's max_value_size of "
+                f"{self.max_value_size:,} (pass max_value_size= to RedisPool to change it)",
+                size=len(data),
+                limit=self.max_value_size,
+            )
+        return data
+
     def _refuse_closed(self) -> None:
         raise RuntimeError(
             f"{self.closed_by} is closed: a pattern made on it cannot be used after "
@@ -120,8 +157,7 @@ class Executor:
 
     async def execute(self, *args: Arg, **options: Any) -> Any:
         """One command, one round trip; bounded by ``call_timeout``, retries included."""
-        if self.closed_by is not None:
-            self._refuse_closed()
+        self._check_usable()
         async with self.deadline():
             if self.gate is None:
                 return await self.client.execute_command(*args, **options)
@@ -157,8 +193,7 @@ class Executor:
         ``execute("GET", key)``.
         """
         client = self.client
-        if self.closed_by is not None:
-            self._refuse_closed()
+        self._check_usable()
         if self.gate is not None or not isinstance(client, Redis) or client.connection:
             return await self.execute("GET", key)  # type: ignore[no-any-return]
         pool: Any = client.connection_pool
@@ -185,8 +220,7 @@ class Executor:
 
     async def run_script(self, script: LuaScript, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         """EVALSHA ``script``: one round trip, or three the first time a server sees it."""
-        if self.closed_by is not None:
-            self._refuse_closed()
+        self._check_usable()
         coalescer = self._coalescer
         if coalescer is None:
             return await self.run_script_now(script, keys, args)
@@ -269,8 +303,7 @@ class Batch:
 
     async def execute(self, *, raise_on_error: bool = True) -> list[Any]:
         """Send everything queued; with ``raise_on_error=False`` errors come back as replies."""
-        if self._executor.closed_by is not None:
-            self._executor._refuse_closed()
+        self._executor._check_usable()
         if not self._commands:
             return []
         gate = self._executor.gate

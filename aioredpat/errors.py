@@ -5,6 +5,7 @@ The tree::
     AioredpatError
     ├── ConfigurationError        a bad argument, raised at construction
     ├── SerializationError        stored bytes that cannot be decoded, or a value not encodable
+    │   └── ValueTooLarge         an encoded value past the pool's max_value_size
     ├── ScriptError               a Lua script answered with an error (redis-py's is chained)
     ├── ServerNotFoundError       aioredpat.testing found no redis-server binary and no Docker
     ├── LockError
@@ -30,6 +31,7 @@ __all__ = (
     "RateLimitExceeded",
     "ScriptError",
     "SerializationError",
+    "ValueTooLarge",
     "ServerNotFoundError",
 )
 
@@ -44,6 +46,16 @@ class ConfigurationError(AioredpatError, ValueError):
 
 class SerializationError(AioredpatError):
     """A value could not be encoded, or stored bytes could not be decoded."""
+
+
+class ValueTooLarge(SerializationError):
+    """An encoded value is larger than the pool's ``max_value_size``; nothing was sent.
+    ``size`` and ``limit`` are in bytes."""
+
+    def __init__(self, message: str, *, size: int, limit: int) -> None:
+        super().__init__(message)
+        self.size = size
+        self.limit = limit
 
 
 class ScriptError(AioredpatError):

@@ -8,7 +8,10 @@ overrides:
   ``pool_timeout`` seconds (default 10) for a free connection instead of failing;
 - ``socket_timeout`` / ``socket_connect_timeout`` (default 5 s) so a dead server is noticed;
 - ``health_check_interval`` (default 15 s): an idle connection is PINGed before reuse;
-- ``retries`` (default 3) with exponential backoff and jitter on connection errors.
+- ``retries`` (default 3) with exponential backoff and jitter on connection errors;
+- ``max_value_size`` (default 16 MiB): a pattern refuses to store an encoded value past it
+  with ``ValueTooLarge`` (Redis itself takes up to 512 MB, far past what is sane to move
+  through one command).
 
 Other keywords go to redis-py unchanged (``password``, ``ssl_ca_certs``, ``db`` ...).
 """
@@ -28,7 +31,7 @@ from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
 
-from ._executor import Client, Executor, Gate
+from ._executor import MAX_VALUE_SIZE, Client, Executor, Gate
 from ._pools import (
     CONNECTION_CLASSES,
     DeadlineConnection,
@@ -53,7 +56,15 @@ def _retry(retries: int) -> Retry:
     return Retry(ExponentialWithJitterBackoff(base=0.05, cap=2.0), retries)
 
 
-def _check_limits(max_connections: int, pool_timeout: float | None) -> None:
+def _check_limits(max_connections: int, pool_timeout: float | None, max_value_size: int) -> None:
+    if (
+        isinstance(max_value_size, bool)
+        or not isinstance(max_value_size, int)
+        or not (1 <= max_value_size <= 512 * 1024 * 1024)
+    ):
+        raise ConfigurationError(
+            f"max_value_size must be an int of bytes from 1 to 512 MB, got {max_value_size!r}"
+        )
     if max_connections < 1:
         raise ConfigurationError(f"max_connections must be >= 1, got {max_connections}")
     if pool_timeout is not None and pool_timeout <= 0:
@@ -86,8 +97,15 @@ class RedisPool:
 
     __slots__ = ("_closers", "_executor")
 
-    def __init__(self, client: Client, *, gate: Gate | None = None, closers: Sequence[Any] = ()):
-        self._executor = Executor(client, gate=gate)
+    def __init__(
+        self,
+        client: Client,
+        *,
+        gate: Gate | None = None,
+        closers: Sequence[Any] = (),
+        max_value_size: int = MAX_VALUE_SIZE,
+    ):
+        self._executor = Executor(client, gate=gate, max_value_size=max_value_size)
         self._closers = tuple(closers)
 
     @property
@@ -106,10 +124,11 @@ class RedisPool:
         max_connections: int = 64,
         pool_timeout: float | None = 10.0,
         retries: int = 3,
+        max_value_size: int = MAX_VALUE_SIZE,
         **options: Any,
     ) -> RedisPool:
         """A standalone server at ``url`` (``redis://``, ``rediss://`` or ``unix://``)."""
-        _check_limits(max_connections, pool_timeout)
+        _check_limits(max_connections, pool_timeout, max_value_size)
         scheme = urlsplit(url).scheme
         if scheme in CONNECTION_CLASSES:  # writes that keep cancellations (see _pools)
             options.setdefault("connection_class", CONNECTION_CLASSES[scheme])
@@ -120,7 +139,8 @@ class RedisPool:
             retry=_retry(retries),
             **{**_DEFAULTS, **options},
         )
-        return cls(Redis.from_pool(pool))  # the client owns the pool and closes it
+        # the client owns the pool and closes it
+        return cls(Redis.from_pool(pool), max_value_size=max_value_size)
 
     @classmethod
     def cluster(
@@ -130,6 +150,7 @@ class RedisPool:
         max_connections: int = 64,
         pool_timeout: float | None = 10.0,
         retries: int = 3,
+        max_value_size: int = MAX_VALUE_SIZE,
         **options: Any,
     ) -> RedisPool:
         """Redis Cluster, discovered from one or more node URLs.
@@ -137,7 +158,7 @@ class RedisPool:
         Credentials and TLS settings come from the first URL. ``max_connections`` bounds
         both the calls in flight and each node's connections.
         """
-        _check_limits(max_connections, pool_timeout)
+        _check_limits(max_connections, pool_timeout, max_value_size)
         urls = [urls] if isinstance(urls, str) else list(urls)
         if not urls:
             raise ConfigurationError("cluster() needs at least one node URL")
@@ -155,7 +176,7 @@ class RedisPool:
             **{**_DEFAULTS, **options},
         )
         _use_connection_class(client, DeadlineConnection)
-        return cls(client, gate=Gate(max_connections, pool_timeout))
+        return cls(client, gate=Gate(max_connections, pool_timeout), max_value_size=max_value_size)
 
     @classmethod
     def sentinel(
@@ -166,6 +187,7 @@ class RedisPool:
         max_connections: int = 64,
         pool_timeout: float | None = 10.0,
         retries: int = 3,
+        max_value_size: int = MAX_VALUE_SIZE,
         sentinel_options: dict[str, Any] | None = None,
         **options: Any,
     ) -> RedisPool:
@@ -175,7 +197,7 @@ class RedisPool:
         again when a connection is made. ``sentinel_options`` go to the connections to the
         sentinels themselves (for example their password).
         """
-        _check_limits(max_connections, pool_timeout)
+        _check_limits(max_connections, pool_timeout, max_value_size)
         if not sentinels:
             raise ConfigurationError("sentinel() needs at least one (host, port) sentinel")
         addresses = [(host, int(port)) for host, port in sentinels]
@@ -199,7 +221,7 @@ class RedisPool:
             retry=_retry(retries),
             **{**_DEFAULTS, **options},
         )
-        return cls(client, closers=sentinel.sentinels)
+        return cls(client, closers=sentinel.sentinels, max_value_size=max_value_size)
 
     async def ping(self) -> bool:
         """Whether Redis answers a PING now (on a cluster: every primary), for health

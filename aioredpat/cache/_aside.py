@@ -423,7 +423,7 @@ class CacheAside(Generic[T]):
                 None, fresh_until_ms=_now_ms() + _ms(ttl), delta_ms=delta_ms, tags=versions
             )
             return entry, _ms(ttl)
-        payload = self._serializer.dumps(value)
+        payload = self._executor.sized(self._serializer.dumps(value))
         entry = encode_entry(
             payload, fresh_until_ms=_now_ms() + _ms(self.ttl), delta_ms=delta_ms, tags=versions
         )
@@ -508,7 +508,7 @@ class CacheAside(Generic[T]):
         """
         name = identifier(key)
         seconds = self._check_ttl(ttl)
-        payload = self._serializer.dumps(value)
+        payload = self._executor.sized(self._serializer.dumps(value))
         self._stop_sharing(name)
         try:
             versions = await self._tag_versions(tuple(tags))

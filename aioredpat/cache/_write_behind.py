@@ -144,7 +144,9 @@ class WriteBehind(Generic[T]):
         ``None`` is refused (``SerializationError``): the writer receives ``(key, None)``
         for a deletion, so a stored ``None`` could not be told apart; use ``delete``."""
         name = identifier(key)
-        data = self._serializer.dumps(value)  # a model that does not admit None refuses it
+        data = self._executor.sized(
+            self._serializer.dumps(value)
+        )  # a model that does not admit None refuses it
         if value is None:
             raise SerializationError(
                 f"{self!r}.set({name!r}, None): None tells the writer the key was deleted; "

@@ -64,7 +64,9 @@ class WriteThrough(CacheAside[T]):
     ) -> None:
         name = identifier(key)
         seconds = self._check_ttl(ttl)
-        payload = self._serializer.dumps(value)  # a value that cannot be stored fails first
+        payload = self._executor.sized(
+            self._serializer.dumps(value)
+        )  # a value that cannot be stored fails first
         self._stop_sharing(name)
         versions = await self._tag_versions(tuple(tags))
         state = self._keys.key(name, "w")

@@ -56,7 +56,7 @@ class StreamProducer(Generic[T]):
         A value the serializer cannot encode raises ``SerializationError`` before anything
         is sent.
         """
-        data = self._serializer.dumps(value)
+        data = self._executor.sized(self._serializer.dumps(value))
         entry_id = await self._executor.execute(
             "XADD", self.stream, *self._trim, "*", DATA_FIELD, data
         )
@@ -68,7 +68,7 @@ class StreamProducer(Generic[T]):
         Every value is encoded first, so one that cannot be encoded raises
         ``SerializationError`` and nothing is sent.
         """
-        encoded = [self._serializer.dumps(value) for value in values]
+        encoded = [self._executor.sized(self._serializer.dumps(value)) for value in values]
         if not encoded:
             return []
         batch = self._executor.batch()

@@ -19,6 +19,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from redis.asyncio import RedisCluster
 
+from .._backoff import FAILURES
 from .._checks import check_count, check_name
 from .._executor import as_text, executor_for
 from .._pools import deadline_after
@@ -152,7 +153,7 @@ class PubSub(Subscriber, Generic[T]):
         the first primary, the node subscriptions use too, and one publisher's messages
         arrive in the order they were sent, as on a single server.
         """
-        data = self._serializer.dumps(value)
+        data = self._executor.sized(self._serializer.dumps(value))
         channel = check_name("channel", channel)
         client = self._executor.client
         if isinstance(client, RedisCluster):
@@ -208,7 +209,14 @@ class PubSub(Subscriber, Generic[T]):
             if future is None:
                 future = self._confirmations[(patterns, name)] = loop.create_future()
             waits.append(future)
-        await self._send("psubscribe" if patterns else "subscribe", *names)
+        try:
+            await self._send("psubscribe" if patterns else "subscribe", *names)
+        except FAILURES as error:
+            # Redis is down: the block starts anyway, and the reader keeps trying to
+            # subscribe (the wait until it does is reported as a gap, as a reconnect is)
+            log.warning("subscribing to %s failed (%r); retrying in the background", names, error)
+            self._ensure_reader()
+            return
         async with deadline_after(10.0):  # the reader confirms, or reconnects and retries
             await asyncio.shield(asyncio.gather(*waits))
 

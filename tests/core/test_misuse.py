@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import math
 
@@ -19,6 +20,7 @@ from aioredpat import (
     StreamConsumer,
     StreamProducer,
     TokenBucket,
+    ValueTooLarge,
     WriteBehind,
     WriteThrough,
 )
@@ -227,3 +229,28 @@ async def test_write_behind_refuses_none_which_the_writer_would_take_for_a_delet
     with pytest.raises(SerializationError, match=r"call delete\(\)"):
         await behind.set("k", None)
     assert await _keys(redis_pool) == 0
+
+
+def test_a_pool_used_from_a_second_event_loop_says_so(redis_standalone_url: str) -> None:
+    pool = RedisPool.from_url(redis_standalone_url)  # made at import time, say
+    cache = CacheAside(pool, namespace="c", ttl=5)
+    asyncio.run(cache.set("k", 1))
+    with pytest.raises(RuntimeError, match="first used on another event loop"):
+        asyncio.run(cache.get("k"))
+
+
+async def test_a_value_past_max_value_size_is_refused_naming_the_limit(
+    redis_standalone_url: str,
+) -> None:
+    async with RedisPool.from_url(redis_standalone_url, max_value_size=1024) as pool:
+        await pool.client.flushall()
+        cache = CacheAside(pool, namespace="c", ttl=60)
+        producer = StreamProducer(pool, "s")
+        for call in (cache.set("k", "x" * 2000), producer.publish("x" * 2000)):
+            with pytest.raises(ValueTooLarge, match="max_value_size of 1,024") as info:
+                await call
+            assert info.value.limit == 1024 and info.value.size > 2000
+        await cache.set("k", "x" * 100)  # within the limit
+        assert await _keys(pool) == 1
+    with pytest.raises(ConfigurationError, match="max_value_size"):
+        RedisPool.from_url(redis_standalone_url, max_value_size=0)

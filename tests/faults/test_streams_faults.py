@@ -68,3 +68,24 @@ async def test_each_lost_connection_is_one_gap(redis_server_factory, redis_proxy
                 assert (await anext(messages)).data == cut  # heard again
     assert [gap.reason for gap in gaps] == ["reconnect"] * cuts
     assert messages.gaps == cuts
+
+
+async def test_subscribing_while_redis_is_down_starts_and_catches_up(
+    redis_server_factory, redis_proxy_factory
+) -> None:
+    server = redis_server_factory()
+    proxy = redis_proxy_factory(server)
+    gaps: list[PubSubGap] = []
+    async with (
+        RedisPool.from_url(server.url) as direct,
+        RedisPool.from_url(proxy.url, retries=0) as pool,
+        PubSub(pool, model=int, on_gap=gaps.append) as pubsub,
+    ):
+        proxy.refuse()  # down when the service starts
+        async with pubsub.subscribe("events") as messages:  # does not raise
+            proxy.accept()
+            await eventually(lambda: _numsub(direct, "events"))  # the reader subscribed
+            await PubSub(direct, model=int).publish("events", 7)
+            with anyio.fail_after(20):
+                assert (await anext(messages)).data == 7
+    assert [gap.reason for gap in gaps] == ["reconnect"]  # the wait was reported
