@@ -5,7 +5,9 @@ the same hash tag, so that every operation on that object stays within one clust
 
 User text is escaped so that it can never form or break a hash tag and never collides with
 another identifier: ``%``, ``{`` and ``}`` are percent-encoded (``%25``, ``%7B``, ``%7D``),
-which is injective, and nothing else changes. Identifiers longer than
+and a lone surrogate (text that is not valid Unicode, say from a malformed header, which
+no Redis key could hold) becomes ``%uD800``; since ``%`` itself is always encoded, this is
+injective, and nothing else changes. Identifiers longer than
 ``MAX_PLAIN_LENGTH`` characters are replaced by ``#`` and their SHA-256 digest; a plain
 identifier never starts with ``#`` after escaping (``#`` is encoded as ``%23`` in first
 position), so the two forms cannot meet.
@@ -20,7 +22,10 @@ from .errors import ConfigurationError
 
 MAX_PLAIN_LENGTH = 256
 
-_ESCAPES = str.maketrans({"%": "%25", "{": "%7B", "}": "%7D"})
+_ESCAPES = str.maketrans(
+    {"%": "%25", "{": "%7B", "}": "%7D"}
+    | {chr(code): f"%u{code:04X}" for code in range(0xD800, 0xE000)}
+)
 _RESERVED_FIRST = {"#": "%23", "~": "%7E"}
 
 

@@ -162,7 +162,8 @@ class WriteBehind(Generic[T]):
         shard = self._shard_of(name)
         keys = [self._value_key(name), self._queue(shard)]
         ttl_ms = max(1, math.ceil(self.ttl * 1000))
-        return as_text(await self._executor.run_script(WRITE, keys, [name, op, data, ttl_ms]))
+        raw_name = name.encode("utf-8", "surrogatepass")  # the writer gets the key back as given
+        return as_text(await self._executor.run_script(WRITE, keys, [raw_name, op, data, ttl_ms]))
 
     async def get(self, key: str | int) -> T | None:
         """The value last set (one GET), or ``None``; an undecodable value is ``None``."""

@@ -92,6 +92,9 @@ class Redlock(LockBase):
         self._channel = keys.key(name, "released")
         self._ttl_ms = max(1, round(self.ttl * 1000))
         self._init_blocks()
+        # an acquisition's calls still out once it was decided, by token: a release or an
+        # abandonment of that token waits for them, so it lands after them on every master
+        self._stragglers: dict[str, set[asyncio.Task[Any]]] = {}
 
     def __repr__(self) -> str:
         return f"Redlock({self.name!r}, ttl={self.ttl}, masters={len(self._executors)})"
@@ -105,6 +108,7 @@ class Redlock(LockBase):
         within: float,
         decided: Callable[[list[Any]], bool],
         executors: Sequence[Executor] | None = None,
+        token: str | None = None,
     ) -> list[Any]:
         """Run ``script`` on every master at once and collect the replies until ``decided``
         says the outcome is settled or ``within`` seconds have passed. A master that failed
@@ -134,7 +138,18 @@ class Redlock(LockBase):
             for task in pending:  # referenced until done; _reply_of never raises
                 self._cleanups.add(task)
                 task.add_done_callback(self._cleanups.discard)
+            if pending and token is not None:
+                stragglers = self._stragglers.setdefault(token, set())
+                stragglers.update(pending)
+                for task in pending:
+                    task.add_done_callback(stragglers.discard)
         return replies
+
+    async def _after_stragglers(self, token: str) -> None:
+        """Wait (up to ``release_timeout``) for the acquisition calls of ``token`` still out."""
+        stragglers = self._stragglers.pop(token, None)
+        if stragglers:
+            await asyncio.wait(set(stragglers), timeout=self.release_timeout)
 
     def _majority_decides(
         self, yes: Callable[[Any], bool], *, failures_are_no: bool
@@ -181,7 +196,7 @@ class Redlock(LockBase):
         try:
             replies = await self._on_each(
                 ACQUIRE, self._acquire_keys, (token, self._ttl_ms), within=budget,
-                decided=self._majority_decides(_taken, failures_are_no=True),
+                decided=self._majority_decides(_taken, failures_are_no=True), token=token,
             )  # fmt: skip
             held = [e for e, r in zip(self._executors, replies, strict=True) if _taken(r)]
             if len(held) >= self.quorum and loop.time() - started < budget:
@@ -209,12 +224,14 @@ class Redlock(LockBase):
 
     async def _abandon_everywhere(self, token: str) -> None:
         with anyio.move_on_after(self.release_timeout):
+            await self._after_stragglers(token)
             await self._on_each(
                 ABANDON, self._abandon_keys, (token, self._ttl_ms, self._channel),
                 within=self.release_timeout, decided=lambda rs: NO_ANSWER not in rs,
             )  # fmt: skip
 
     async def _release(self, lease: LockLease) -> None:
+        await self._after_stragglers(lease.token)
         replies = await self._on_each(
             RELEASE, self._release_keys, (lease.token, self._channel),
             within=self.release_timeout, decided=lambda rs: NO_ANSWER not in rs,

@@ -254,3 +254,31 @@ async def test_a_value_past_max_value_size_is_refused_naming_the_limit(
         assert await _keys(pool) == 1
     with pytest.raises(ConfigurationError, match="max_value_size"):
         RedisPool.from_url(redis_standalone_url, max_value_size=0)
+
+
+async def test_identifiers_that_are_not_valid_unicode_work_and_stay_distinct(
+    redis_conn: RedisPool,
+) -> None:
+    odd, lookalike = "user-\ud800", "user-%uD800"  # a lone surrogate, and its escape's text
+    bucket = TokenBucket(redis_conn, namespace="t", capacity=1, refill_rate=0.001)
+    assert (await bucket.hit(odd)).allowed
+    assert (await bucket.hit(lookalike)).allowed  # not the same identifier
+    assert not (await bucket.hit(odd)).allowed
+    cache = CacheAside(redis_conn, namespace="c", ttl=60)
+    await cache.set(odd, 1)
+    await cache.set(lookalike, 2)
+    assert (await cache.get(odd), await cache.get(lookalike)) == (1, 2)
+    lock = Lock(redis_conn, odd, ttl=5)
+    async with lock:
+        assert await lock.locked()
+
+    written: list[tuple[str, object]] = []
+
+    async def writer(batch) -> None:
+        written.extend(batch)
+
+    async with WriteBehind(redis_conn, namespace="w", ttl=60, writer=writer) as behind:
+        await behind.set(odd, 3)
+        assert await behind.get(odd) == 3
+        await behind.flush()
+    assert written == [(odd, 3)]

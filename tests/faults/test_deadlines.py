@@ -11,7 +11,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from aioredpat import CacheAside, Lock, RedisPool, TokenBucket
 from tests._wait import eventually
 
-SOCKET_TIMEOUT = 0.5
+SOCKET_TIMEOUT = 1.0
 
 
 async def _load(key: str) -> str:
