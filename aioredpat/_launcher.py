@@ -166,6 +166,10 @@ class RedisServer:
             )
         self.binary = found
         self.port = port or free_port(cluster_bus=cluster_bus)
+        # a port found free can be taken by another process before the server binds it: a
+        # first start on a port chosen here moves to another one then (a restart never moves)
+        self._may_move = port is None
+        self._cluster_bus = cluster_bus
         self.args = list(args)
         self.config = config
         self._own_dir = directory is None
@@ -182,6 +186,16 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         """Start the process and wait until it answers PING."""
+        for _ in range(4):
+            try:
+                return self._start()
+            except ServerNotFoundError as error:
+                if not (self._may_move and "Address already in use" in str(error)):
+                    raise
+                self.port = free_port(cluster_bus=self._cluster_bus)
+        return self._start()
+
+    def _start(self) -> RedisServer:
         conf = Path(self.directory) / f"redis-{self.port}.conf"
         conf.write_text(self.config)
         command = [
@@ -198,6 +212,7 @@ class RedisServer:
         except TimeoutError:
             self.stop()
             raise
+        self._may_move = False  # started: from now on it keeps its port
         return self
 
     def ping(self) -> bool:

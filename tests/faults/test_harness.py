@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+
 import anyio
 import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from aioredpat.testing import RedisServer
 
 
 def client(url: str) -> aioredis.Redis:
@@ -83,3 +87,19 @@ async def test_killing_a_cluster_master_promotes_its_replica(redis_cluster_facto
     cluster.kill_master(master)
     promoted = cluster.master_of("some-key")
     assert promoted is not master and promoted.process is not None
+
+
+def test_a_port_taken_before_the_server_binds_it_moves_the_server(redis_server_binary) -> None:
+    server = RedisServer(redis_server_binary)
+    chosen = server.port
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", chosen))  # another process got there first
+        squatter.listen()
+        try:
+            server.start()
+            assert server.port != chosen and server.ping()
+            moved = server.port
+            server.restart()
+            assert server.port == moved  # a restart keeps its port
+        finally:
+            server.cleanup()
