@@ -4,6 +4,7 @@ Everything public is importable from here; see the documentation for each patter
 """
 
 from .cache import CacheAside as CacheAside
+from .cache import CachedFunction as CachedFunction
 from .cache import WriteBehind as WriteBehind
 from .cache import WriteThrough as WriteThrough
 from .cache import cached as cached
@@ -44,6 +45,7 @@ __all__ = (
     "AioredpatError",
     "BatchStreamConsumer",
     "CacheAside",
+    "CachedFunction",
     "ConfigurationError",
     "FixedWindow",
     "Lock",

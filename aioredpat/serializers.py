@@ -9,7 +9,7 @@ encodes through ``pydantic.TypeAdapter`` as JSON, so any type pydantic understan
 
 from __future__ import annotations
 
-from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, overload, runtime_checkable
 
 import pydantic
 import pydantic_core
@@ -44,7 +44,11 @@ class ModelSerializer(Generic[T]):
 
     __slots__ = ("_adapter", "type")
 
-    def __init__(self, tp: type[T] | Any) -> None:
+    @overload
+    def __init__(self, tp: type[T]) -> None: ...
+    @overload
+    def __init__(self: ModelSerializer[Any], tp: object) -> None: ...
+    def __init__(self, tp: Any) -> None:
         try:
             self._adapter: pydantic.TypeAdapter[T] = pydantic.TypeAdapter(tp)
         except pydantic.PydanticSchemaGenerationError as exc:

@@ -20,8 +20,9 @@ import random
 import secrets
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Iterable, Sequence
+from types import UnionType
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import anyio
 from redis.crc import key_slot
@@ -32,16 +33,19 @@ from .._checks import check_async, check_seconds
 from .._executor import as_text, executor_for
 from .._keys import KeyBuilder, escape, identifier
 from .._scripts import LuaScript
+from .._types import CacheOptions, Connection, Duration, Loader
 from ..errors import ConfigurationError
 from ..serializers import Serializer, resolve_serializer, typed
 from ._entry import Entry, decode_entry, encode_entry
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ("CacheAside", "Loader")
 
 log = logging.getLogger("aioredpat")
 
 T = TypeVar("T")
-Loader = Callable[[str], Awaitable[Any]]
 
 LEASE = LuaScript("cache_lease")
 FILL = LuaScript("cache_fill")
@@ -90,20 +94,53 @@ class CacheAside(Generic[T]):
       versions live that long after their last use.
     """
 
+    @overload
     def __init__(
         self,
-        conn: object,
+        conn: Connection,
         *,
         namespace: str,
-        ttl: float,
+        ttl: Duration,
+        model: type[T],
+        loader: Loader | None = None,
+        **options: Unpack[CacheOptions],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        namespace: str,
+        ttl: Duration,
+        serializer: Serializer[T],
+        loader: Loader | None = None,
+        **options: Unpack[CacheOptions],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: CacheAside[Any],
+        conn: Connection,
+        *,
+        namespace: str,
+        ttl: Duration,
+        model: UnionType | None = None,
+        loader: Loader | None = None,
+        **options: Unpack[CacheOptions],
+    ) -> None: ...
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        namespace: str,
+        ttl: Duration,
         model: Any = None,
         serializer: Serializer[T] | None = None,
         loader: Loader | None = None,
-        negative_ttl: float | None = None,
+        negative_ttl: Duration | None = None,
         early_refresh: float | None = None,
-        stale_ttl: float | None = None,
-        lease_ttl: float = 10.0,
-        max_ttl: float | None = None,
+        stale_ttl: Duration | None = None,
+        lease_ttl: Duration = 10.0,
+        max_ttl: Duration | None = None,
         fail_open: bool = False,
     ) -> None:
         self.ttl = check_seconds("ttl", ttl)
@@ -499,7 +536,7 @@ class CacheAside(Generic[T]):
     # -- writing --------------------------------------------------------------------------
 
     async def set(
-        self, key: str | int, value: T, *, ttl: float | None = None, tags: Iterable[str] = ()
+        self, key: str | int, value: T, *, ttl: Duration | None = None, tags: Iterable[str] = ()
     ) -> None:
         """Store ``value`` for ``ttl`` seconds (default: the cache's), tagged with ``tags``.
 
@@ -544,7 +581,7 @@ class CacheAside(Generic[T]):
             batch.command("SET", self._tag_key(tag), secrets.token_hex(8), "PX", _ms(self.max_ttl))
         await batch.execute()
 
-    def _check_ttl(self, ttl: float | None) -> float:
+    def _check_ttl(self, ttl: Duration | None) -> float:
         if ttl is None:
             return self.ttl
         seconds = check_seconds("ttl", ttl)

@@ -31,7 +31,8 @@ import secrets
 import socket
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Generic, TypeVar
+from types import UnionType
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import anyio
 from redis.exceptions import ResponseError
@@ -42,8 +43,12 @@ from .._executor import Executor, as_text, executor_for
 from .._groups import Entry, claim, create_group, next_id
 from .._keys import KeyBuilder, escape, identifier
 from .._scripts import LuaScript
+from .._types import Connection, Duration, WriteBehindOptions
 from ..errors import SerializationError
 from ..serializers import Serializer, resolve_serializer
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ("WriteBehind",)
 
@@ -77,23 +82,56 @@ class WriteBehind(Generic[T]):
     to the ``dead_letter`` stream (``<namespace>:dead`` unless given) with the error.
     """
 
+    @overload
     def __init__(
         self,
-        conn: object,
+        conn: Connection,
         *,
         namespace: str,
-        ttl: float,
+        ttl: Duration,
+        writer: Writer,
+        model: type[T],
+        **options: Unpack[WriteBehindOptions],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        namespace: str,
+        ttl: Duration,
+        writer: Writer,
+        serializer: Serializer[T],
+        **options: Unpack[WriteBehindOptions],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: WriteBehind[Any],
+        conn: Connection,
+        *,
+        namespace: str,
+        ttl: Duration,
+        writer: Writer,
+        model: UnionType | None = None,
+        **options: Unpack[WriteBehindOptions],
+    ) -> None: ...
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        namespace: str,
+        ttl: Duration,
         writer: Writer,
         batch_size: int = 100,
-        flush_interval: float = 1.0,
-        claim_idle: float = 30.0,
+        flush_interval: Duration = 1.0,
+        claim_idle: Duration = 30.0,
         model: Any = None,
         serializer: Serializer[T] | None = None,
         max_attempts: int = 10,
         dead_letter: str | None = None,
         shards: int | None = None,
-        stop_timeout: float = 30.0,
-        max_backoff: float = 30.0,
+        stop_timeout: Duration = 30.0,
+        max_backoff: Duration = 30.0,
     ) -> None:
         check_async("writer", writer)
         self.ttl = check_seconds("ttl", ttl)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, TypeVar
+from types import UnionType
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import anyio
 
@@ -12,8 +13,13 @@ from .._backoff import FAILURES
 from .._checks import check_async, check_seconds
 from .._keys import identifier
 from .._scripts import LuaScript
-from ._aside import CacheAside, Loader, _ms, _now_ms
+from .._types import CacheOptions, Connection, Duration, Loader
+from ..serializers import Serializer, resolve_serializer
+from ._aside import CacheAside, _ms, _now_ms
 from ._entry import encode_entry
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ("WriteThrough",)
 
@@ -39,28 +45,79 @@ class WriteThrough(CacheAside[T]):
     bounds how long a writer may take before its write stops counting as in progress.
     """
 
+    @overload
     def __init__(
         self,
-        conn: object,
+        conn: Connection,
         *,
         namespace: str,
-        ttl: float,
+        ttl: Duration,
         loader: Loader,
-        writer: Callable[[str, Any], Awaitable[object]],
+        writer: Callable[[str, T], Awaitable[object]],
         deleter: Callable[[str], Awaitable[object]] | None = None,
-        write_timeout: float = 60.0,
-        **options: Any,
+        write_timeout: Duration = 60.0,
+        model: type[T],
+        **options: Unpack[CacheOptions],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        namespace: str,
+        ttl: Duration,
+        loader: Loader,
+        writer: Callable[[str, T], Awaitable[object]],
+        deleter: Callable[[str], Awaitable[object]] | None = None,
+        write_timeout: Duration = 60.0,
+        serializer: Serializer[T],
+        **options: Unpack[CacheOptions],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: WriteThrough[Any],
+        conn: Connection,
+        *,
+        namespace: str,
+        ttl: Duration,
+        loader: Loader,
+        writer: Callable[[str, T], Awaitable[object]],
+        deleter: Callable[[str], Awaitable[object]] | None = None,
+        write_timeout: Duration = 60.0,
+        model: UnionType | None = None,
+        **options: Unpack[CacheOptions],
+    ) -> None: ...
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        namespace: str,
+        ttl: Duration,
+        loader: Loader,
+        writer: Callable[[str, T], Awaitable[object]],
+        deleter: Callable[[str], Awaitable[object]] | None = None,
+        write_timeout: Duration = 60.0,
+        model: Any = None,
+        serializer: Serializer[T] | None = None,
+        **options: Unpack[CacheOptions],
     ) -> None:
         check_async("loader", loader)
         check_async("writer", writer)
         check_async("deleter", deleter, optional=True)
-        super().__init__(conn, namespace=namespace, ttl=ttl, loader=loader, **options)
+        super().__init__(
+            conn,
+            namespace=namespace,
+            ttl=ttl,
+            serializer=resolve_serializer(model, serializer),
+            loader=loader,
+            **options,
+        )
         self._writer = writer
         self._deleter = deleter
         self.write_timeout = check_seconds("write_timeout", write_timeout)
 
     async def set(
-        self, key: str | int, value: T, *, ttl: float | None = None, tags: Iterable[str] = ()
+        self, key: str | int, value: T, *, ttl: Duration | None = None, tags: Iterable[str] = ()
     ) -> None:
         name = identifier(key)
         seconds = self._check_ttl(ttl)

@@ -21,6 +21,7 @@ from .._keys import KeyBuilder, check_namespace
 from .._notify import Wakeup
 from .._pools import deadline_after
 from .._scripts import LuaScript
+from .._types import Connection, Duration
 from ..errors import ConfigurationError, LockLost, LockNotAcquired, LockNotOwned
 
 __all__ = ("Lock", "LockBase", "LockLease", "check_ttl")
@@ -69,7 +70,7 @@ class LockLease:
         """Give the lock up (one EVALSHA, waking the waiters); ``LockNotOwned`` if it was lost."""
         await self.lock._release(self)
 
-    async def extend(self, ttl: float | None = None) -> None:
+    async def extend(self, ttl: Duration | None = None) -> None:
         """Hold the lock ``ttl`` more seconds from now (the lock's ttl by default).
 
         Raises ``LockNotOwned`` when the lease already expired or was taken over.
@@ -104,13 +105,13 @@ class LockBase:
         self._blocks = weakref.WeakKeyDictionary()
         self._cleanups = set()
 
-    async def acquire(self, *, blocking_timeout: float | None = _UNSET) -> LockLease:
+    async def acquire(self, *, blocking_timeout: Duration | None = _UNSET) -> LockLease:
         raise NotImplementedError
 
     async def _release(self, lease: LockLease) -> None:
         raise NotImplementedError
 
-    async def _extend(self, lease: LockLease, ttl: float | None) -> None:
+    async def _extend(self, lease: LockLease, ttl: Duration | None) -> None:
         raise NotImplementedError
 
     def _in_background(self, coroutine: Any) -> None:
@@ -256,16 +257,16 @@ class Lock(LockBase):
 
     def __init__(
         self,
-        conn: object,
+        conn: Connection,
         name: str,
         *,
-        ttl: float,
-        blocking_timeout: float | None = None,
+        ttl: Duration,
+        blocking_timeout: Duration | None = None,
         auto_extend: bool = False,
         namespace: str = "lock",
-        release_timeout: float = 5.0,
+        release_timeout: Duration = 5.0,
         replicas: int = 0,
-        replica_timeout: float = 0.1,
+        replica_timeout: Duration = 0.1,
     ) -> None:
         if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
             raise ConfigurationError(f"replicas must be an int >= 0, got {replicas!r}")
@@ -305,7 +306,7 @@ class Lock(LockBase):
         """Whether anyone holds the lock now (one EXISTS)."""
         return bool(await self._executor.execute("EXISTS", self._key))
 
-    async def acquire(self, *, blocking_timeout: float | None = _UNSET) -> LockLease:
+    async def acquire(self, *, blocking_timeout: Duration | None = _UNSET) -> LockLease:
         """Take the lock, waiting up to ``blocking_timeout`` seconds; a new lease each time.
 
         Uncontended: one EVALSHA. Contended: subscribe to the release channel, then try
@@ -452,7 +453,7 @@ class Lock(LockBase):
                 f"lock {self.name!r} was no longer held by this lease", name=self.name
             )
 
-    async def _extend(self, lease: LockLease, ttl: float | None) -> None:
+    async def _extend(self, lease: LockLease, ttl: Duration | None) -> None:
         ttl_ms = self._ttl_ms if ttl is None else max(1, round(check_ttl("ttl", ttl) * 1000))
         if not await self._executor.run_script(self._EXTEND, (self._key,), (lease.token, ttl_ms)):
             raise LockNotOwned(

@@ -15,6 +15,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from .._executor import Executor, executor_for
 from .._keys import KeyBuilder, check_namespace
 from .._scripts import LuaScript
+from .._types import Connection, Duration
 from ..errors import ConfigurationError, LockNotAcquired, LockNotOwned
 from ._lock import _UNSET, ABANDON, ACQUIRE, EXTEND, RELEASE, LockBase, LockLease, check_ttl
 
@@ -48,16 +49,16 @@ class Redlock(LockBase):
 
     def __init__(
         self,
-        conns: Sequence[object],
+        conns: Sequence[Connection],
         name: str,
         *,
-        ttl: float,
-        blocking_timeout: float | None = None,
+        ttl: Duration,
+        blocking_timeout: Duration | None = None,
         auto_extend: bool = False,
         namespace: str = "lock",
-        retry_delay: float = 0.2,
+        retry_delay: Duration = 0.2,
         drift_factor: float = 0.01,
-        release_timeout: float = 5.0,
+        release_timeout: Duration = 5.0,
     ) -> None:
         if not isinstance(conns, Sequence) or len(conns) < 1:
             raise ConfigurationError("conns must be a list of one or more independent masters")
@@ -171,7 +172,7 @@ class Redlock(LockBase):
         )
         return sum(1 for f in found if f == 1) >= self.quorum
 
-    async def acquire(self, *, blocking_timeout: float | None = _UNSET) -> LockLease:
+    async def acquire(self, *, blocking_timeout: Duration | None = _UNSET) -> LockLease:
         timeout = (
             self.blocking_timeout
             if blocking_timeout is _UNSET
@@ -238,7 +239,7 @@ class Redlock(LockBase):
         )  # fmt: skip
         self._majority_or_raise(replies, "release")
 
-    async def _extend(self, lease: LockLease, ttl: float | None) -> None:
+    async def _extend(self, lease: LockLease, ttl: Duration | None) -> None:
         ttl_ms = self._ttl_ms if ttl is None else max(1, round(check_ttl("ttl", ttl) * 1000))
         replies = await self._on_each(
             EXTEND, (self._key,), (lease.token, ttl_ms), within=self.ttl - self.drift,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .._scripts import LuaScript
+from .._types import Connection, Duration
 from ..errors import ConfigurationError
 from ._lock import Lock
 
@@ -26,15 +27,15 @@ class Semaphore(Lock):
 
     def __init__(
         self,
-        conn: object,
+        conn: Connection,
         name: str,
         *,
         limit: int,
-        ttl: float,
-        blocking_timeout: float | None = None,
+        ttl: Duration,
+        blocking_timeout: Duration | None = None,
         auto_extend: bool = False,
         namespace: str = "semaphore",
-        release_timeout: float = 5.0,
+        release_timeout: Duration = 5.0,
     ) -> None:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ConfigurationError(f"limit must be an int >= 1, got {limit!r}")

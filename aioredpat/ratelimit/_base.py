@@ -10,6 +10,7 @@ from .._checks import check_seconds
 from .._executor import Arg, executor_for
 from .._keys import KeyBuilder
 from .._scripts import LuaScript
+from .._types import Connection, Duration
 from ..errors import ConfigurationError, RateLimitExceeded, ScriptError
 from ._clock import ServerClock
 from ._result import RateLimitResult
@@ -32,7 +33,7 @@ class Limiter:
 
     def __init__(
         self,
-        conn: object,
+        conn: Connection,
         *,
         namespace: str,
         limits: Sequence[tuple[int, float]],
@@ -88,7 +89,7 @@ class Limiter:
         return await self._check(identifier, cost, "0")
 
     async def acquire(
-        self, identifier: str | int, cost: int = 1, *, timeout: float | None = None
+        self, identifier: str | int, cost: int = 1, *, timeout: Duration | None = None
     ) -> RateLimitResult:
         """Wait until a hit is allowed, then return its result.
 

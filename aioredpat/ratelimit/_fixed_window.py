@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 from .._checks import check_count, check_seconds
 from .._scripts import LuaScript
+from .._types import Connection, Duration
 from ._base import Limiter
 
 __all__ = ("FixedWindow",)
@@ -22,11 +23,11 @@ class FixedWindow(Limiter):
 
     def __init__(
         self,
-        conn: object,
+        conn: Connection,
         *,
         namespace: str,
         limit: int,
-        window: float,
+        window: Duration,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.limit = check_count("limit", limit)

@@ -5,6 +5,7 @@ from typing import Literal
 
 from .._checks import check_count, check_seconds
 from .._scripts import LuaScript
+from .._types import Connection
 from ..errors import ConfigurationError
 from ._base import Limiter
 
@@ -31,7 +32,7 @@ class MultiLimit(Limiter):
 
     def __init__(
         self,
-        conn: object,
+        conn: Connection,
         *,
         namespace: str,
         limits: Sequence[tuple[int, float]],

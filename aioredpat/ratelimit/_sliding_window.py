@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 from .._checks import check_count, check_seconds
 from .._scripts import LuaScript
+from .._types import Connection, Duration
 from ._base import Limiter
 
 __all__ = ("SlidingWindow",)
@@ -28,11 +29,11 @@ class SlidingWindow(Limiter):
 
     def __init__(
         self,
-        conn: object,
+        conn: Connection,
         *,
         namespace: str,
         limit: int,
-        window: float,
+        window: Duration,
         approximate: bool = False,
         clock: Callable[[], float] | None = None,
     ) -> None:

@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 from .._checks import check_count, check_rate
 from .._scripts import LuaScript
+from .._types import Connection
 from ._base import Limiter
 
 __all__ = ("TokenBucket",)
@@ -22,7 +23,7 @@ class TokenBucket(Limiter):
 
     def __init__(
         self,
-        conn: object,
+        conn: Connection,
         *,
         namespace: str,
         capacity: int,

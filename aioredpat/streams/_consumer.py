@@ -19,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Generic, Literal, TypeVar
+from types import UnionType
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 import anyio
 from redis.exceptions import ResponseError
@@ -29,9 +30,13 @@ from .._checks import OneRun, check_async, check_count, check_name, check_second
 from .._executor import as_text, executor_for
 from .._groups import claim, create_group
 from .._scripts import LuaScript
+from .._types import Connection, ConsumerOptions, Duration
 from ..errors import ConfigurationError
 from ..serializers import Serializer, resolve_serializer
 from ._message import DATA_FIELD, StreamMessage, dead_letter_fields
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ("BatchStreamConsumer", "StreamConsumer")
 
@@ -50,7 +55,7 @@ class _GroupConsumer(Generic[T]):
 
     def __init__(
         self,
-        conn: object,
+        conn: Connection,
         stream: str,
         *,
         group: str,
@@ -59,12 +64,12 @@ class _GroupConsumer(Generic[T]):
         serializer: Serializer[T] | None = None,
         concurrency: int = 1,
         batch_size: int = 200,
-        claim_idle: float = 30.0,
+        claim_idle: Duration = 30.0,
         max_deliveries: int = 5,
         dead_letter: str | None = None,
         start: Literal["backlog", "new"] = "backlog",
-        block: float = 2.0,
-        stop_timeout: float = 10.0,
+        block: Duration = 2.0,
+        stop_timeout: Duration = 10.0,
     ) -> None:
         self.stream = check_name("stream", stream)
         self.group = check_name("group", group)
@@ -434,17 +439,63 @@ class StreamConsumer(_GroupConsumer[T]):
     stays pending for another try.
     """
 
+    @overload
     def __init__(
         self,
-        conn: object,
+        conn: Connection,
         stream: str,
         *,
         group: str,
         consumer: str,
         handler: Callable[[StreamMessage[T]], Awaitable[object]],
-        **options: Any,
+        model: type[T],
+        **options: Unpack[ConsumerOptions],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self,
+        conn: Connection,
+        stream: str,
+        *,
+        group: str,
+        consumer: str,
+        handler: Callable[[StreamMessage[T]], Awaitable[object]],
+        serializer: Serializer[T],
+        **options: Unpack[ConsumerOptions],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: StreamConsumer[Any],
+        conn: Connection,
+        stream: str,
+        *,
+        group: str,
+        consumer: str,
+        handler: Callable[[StreamMessage[Any]], Awaitable[object]],
+        model: UnionType | None = None,
+        **options: Unpack[ConsumerOptions],
+    ) -> None: ...
+    def __init__(
+        self,
+        conn: Connection,
+        stream: str,
+        *,
+        group: str,
+        consumer: str,
+        handler: Callable[[StreamMessage[T]], Awaitable[object]],
+        model: Any = None,
+        serializer: Serializer[T] | None = None,
+        **options: Unpack[ConsumerOptions],
     ) -> None:
-        super().__init__(conn, stream, group=group, consumer=consumer, **options)
+        super().__init__(
+            conn,
+            stream,
+            group=group,
+            consumer=consumer,
+            model=model,
+            serializer=serializer,
+            **options,
+        )
         self._handler = _checked_handler(handler)
 
     async def __aenter__(self) -> StreamConsumer[T]:
@@ -471,17 +522,63 @@ class BatchStreamConsumer(_GroupConsumer[T]):
     once.
     """
 
+    @overload
     def __init__(
         self,
-        conn: object,
+        conn: Connection,
         stream: str,
         *,
         group: str,
         consumer: str,
         handler: Callable[[list[StreamMessage[T]]], Awaitable[object]],
-        **options: Any,
+        model: type[T],
+        **options: Unpack[ConsumerOptions],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self,
+        conn: Connection,
+        stream: str,
+        *,
+        group: str,
+        consumer: str,
+        handler: Callable[[list[StreamMessage[T]]], Awaitable[object]],
+        serializer: Serializer[T],
+        **options: Unpack[ConsumerOptions],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: BatchStreamConsumer[Any],
+        conn: Connection,
+        stream: str,
+        *,
+        group: str,
+        consumer: str,
+        handler: Callable[[list[StreamMessage[Any]]], Awaitable[object]],
+        model: UnionType | None = None,
+        **options: Unpack[ConsumerOptions],
+    ) -> None: ...
+    def __init__(
+        self,
+        conn: Connection,
+        stream: str,
+        *,
+        group: str,
+        consumer: str,
+        handler: Callable[[list[StreamMessage[T]]], Awaitable[object]],
+        model: Any = None,
+        serializer: Serializer[T] | None = None,
+        **options: Unpack[ConsumerOptions],
     ) -> None:
-        super().__init__(conn, stream, group=group, consumer=consumer, **options)
+        super().__init__(
+            conn,
+            stream,
+            group=group,
+            consumer=consumer,
+            model=model,
+            serializer=serializer,
+            **options,
+        )
         self._handler = _checked_handler(handler)
 
     async def __aenter__(self) -> BatchStreamConsumer[T]:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Generic, TypeVar
+from types import UnionType
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from .._executor import as_text, executor_for
+from .._types import Connection, ProducerOptions
 from ..errors import ConfigurationError
 from ..serializers import Serializer, resolve_serializer
 from ._message import DATA_FIELD
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ("StreamProducer",)
 
@@ -23,9 +28,36 @@ class StreamProducer(Generic[T]):
     little more than ``maxlen``; ``approximate=False`` trims exactly, at a higher cost.
     """
 
+    @overload
     def __init__(
         self,
-        conn: object,
+        conn: Connection,
+        stream: str,
+        *,
+        model: type[T],
+        **options: Unpack[ProducerOptions],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self,
+        conn: Connection,
+        stream: str,
+        *,
+        serializer: Serializer[T],
+        **options: Unpack[ProducerOptions],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: StreamProducer[Any],
+        conn: Connection,
+        stream: str,
+        *,
+        model: UnionType | None = None,
+        **options: Unpack[ProducerOptions],
+    ) -> None: ...
+    def __init__(
+        self,
+        conn: Connection,
         stream: str,
         *,
         model: Any = None,

@@ -15,7 +15,8 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Generic, Literal, TypeVar
+from types import UnionType
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from redis.asyncio import RedisCluster
 
@@ -24,8 +25,12 @@ from .._checks import check_count, check_name
 from .._executor import as_text, executor_for
 from .._pools import deadline_after
 from .._subscriber import Subscriber
+from .._types import Connection, PubSubOptions
 from ..errors import ConfigurationError
 from ..serializers import Serializer, resolve_serializer
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ("PubSub", "PubSubGap", "PubSubMessage", "Subscription")
 
@@ -113,9 +118,33 @@ class PubSub(Subscriber, Generic[T]):
     ``await pubsub.aclose()`` (or leaving ``async with pubsub:``) ends every subscription.
     """
 
+    @overload
     def __init__(
         self,
-        conn: object,
+        conn: Connection,
+        *,
+        model: type[T],
+        **options: Unpack[PubSubOptions],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        serializer: Serializer[T],
+        **options: Unpack[PubSubOptions],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: PubSub[Any],
+        conn: Connection,
+        *,
+        model: UnionType | None = None,
+        **options: Unpack[PubSubOptions],
+    ) -> None: ...
+    def __init__(
+        self,
+        conn: Connection,
         *,
         model: Any = None,
         serializer: Serializer[T] | None = None,
