@@ -22,6 +22,7 @@ from typing import Any
 
 from redis.asyncio import RedisCluster
 from redis.asyncio.cluster import ClusterNode, PipelineCommand
+from redis.crc import key_slot
 from redis.exceptions import AskError, MovedError, TryAgainError
 
 __all__ = ("node_pipelines",)
@@ -29,6 +30,7 @@ __all__ = ("node_pipelines",)
 log = logging.getLogger("aioredpat")
 
 REDIRECTS = (MovedError, AskError, TryAgainError)
+_FIRST_KEY = frozenset({"GET", "MGET"})  # commands whose slot is their first key's
 REFRESH_EVERY = 1.0  # seconds between two slot-table refreshes after failures
 
 Command = tuple[tuple[Any, ...], dict[str, Any]]
@@ -64,6 +66,11 @@ _refreshers: weakref.WeakKeyDictionary[RedisCluster, _Refresher] = weakref.WeakK
 async def _node_for(client: RedisCluster, args: tuple[Any, ...], target: Any) -> ClusterNode:
     if isinstance(target, ClusterNode):
         return target
+    if args[0] in _FIRST_KEY:  # the reads every cache hit makes: no need to ask redis-py
+        key = args[1]
+        return client.nodes_manager.get_node_from_slot(
+            key_slot(key.encode() if isinstance(key, str) else key)
+        )
     slot: Any = client._determine_slot(*args)
     if inspect.isawaitable(slot):  # a coroutine from redis-py 7 on
         slot = await slot

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, TypeAlias
 
 from redis.asyncio import Redis, RedisCluster
+from redis.crc import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -41,6 +42,21 @@ Arg: TypeAlias = "str | bytes | int | float"
 def as_text(reply: bytes | str) -> str:
     """A bytes reply (an id, a channel name, a token) as text."""
     return reply.decode() if isinstance(reply, bytes) else reply
+
+
+def _pack_reads(commands: Sequence[tuple[Arg, ...]]) -> bytes:
+    """Read commands (names and keys: ``str`` or ``bytes``) in RESP, as one buffer.
+
+    redis-py's packer handles every argument type and splits large values into chunks;
+    reads carry only short keys, and packing them here costs a third of its time, which
+    matters on the hottest path of all."""
+    parts: list[bytes] = []
+    for command in commands:
+        parts.append(b"*%d\r\n" % len(command))
+        for arg in command:
+            data = arg.encode() if isinstance(arg, str) else bytes(arg)  # type: ignore[arg-type]
+            parts.append(b"$%d\r\n%b\r\n" % (len(data), data))
+    return b"".join(parts)
 
 
 class Gate:
@@ -75,12 +91,13 @@ def _script_error(script: LuaScript, exc: ResponseError) -> ScriptError:
 class Executor:
     """Runs commands and scripts for the patterns sharing one client.
 
-    Script calls are coalesced (``coalesce``, on by default): a call made while nothing is
-    in flight is sent at once, from the caller's own task; calls made while others are on
-    the wire queue up and leave together, as one pipeline, at the next loop iteration. Each
-    call is still its own EVALSHA with its own reply or error, but a burst of concurrent
-    calls shares writes, reads and wake-ups. A queued call cancelled before its batch
-    leaves is dropped, never sent.
+    Script calls and reads (``get``, ``mget``, ``read``) are coalesced (``coalesce``, on by
+    default): a call made while nothing is in flight is sent at once, from the caller's own
+    task; calls made while others are on the wire queue up and leave together, as one
+    pipeline per server (per node on a cluster), at the next loop iteration. Each call is
+    still its own command with its own reply or error, but a burst of concurrent calls
+    shares writes, reads and wake-ups: the Python client, not Redis, is what limits a
+    busy service. A queued call cancelled before its batch leaves is dropped, never sent.
     """
 
     __slots__ = (
@@ -182,20 +199,74 @@ class Executor:
             ) from None
 
     async def get(self, key: str) -> bytes | None:
-        """GET ``key``: one round trip on a pooled connection of its own.
+        """GET ``key``: at once when nothing else is on the wire, else batched (``read``)."""
+        self._check_usable()
+        coalescer = self._coalescer
+        if coalescer is None:
+            return await self._get_now(key)
+        if coalescer.idle:
+            coalescer.in_flight += 1
+            try:
+                return await self._get_now(key)
+            finally:
+                coalescer.in_flight -= 1
+        return await coalescer.submit(None, (), ("GET", key))  # type: ignore[no-any-return]
 
-        The hottest call of all (every cache hit) goes straight to a connection of a
-        standalone or Sentinel client, skipping redis-py's per-command wrapper (retry
-        closures, response callbacks, event dispatch), which measured about a quarter of a
-        hit's client time, and, on a ``RedisPool``, its checkout (see ``take_idle``). A
-        closed connection falls back to the full path, with its retries (a GET is safe
-        to repeat); a timeout is raised as it is; anything else behaves as
-        ``execute("GET", key)``.
+    async def read(self, *args: Arg) -> Any:
+        """A read-only command, auto-batched like ``get``: sent at once from the caller's
+        task when nothing is in flight; otherwise queued, and sent with the other calls of
+        this loop iteration as one pipeline per server (per node on a cluster, where a
+        failing node fails only its own calls). Its keys must share a slot."""
+        self._check_usable()
+        coalescer = self._coalescer
+        if coalescer is None:
+            return await self.execute(*args)
+        if coalescer.idle:
+            coalescer.in_flight += 1
+            try:
+                return await self.execute(*args)
+            finally:
+                coalescer.in_flight -= 1
+        return await coalescer.submit(None, (), args)
+
+    async def mget(self, keys: Sequence[str]) -> list[bytes | None]:
+        """MGET of any keys: one command on a standalone server; on a cluster, one per
+        slot, all in one batch. Each goes the ``read`` way."""
+        if not self.is_cluster:
+            return list(await self.read("MGET", *keys))
+        slots: dict[int, list[int]] = {}
+        for index, key in enumerate(keys):
+            slots.setdefault(key_slot(key.encode()), []).append(index)
+        replies = await asyncio.gather(
+            *(self.read("MGET", *[keys[i] for i in indexes]) for indexes in slots.values())
+        )
+        found: list[bytes | None] = [None] * len(keys)
+        for indexes, reply in zip(slots.values(), replies, strict=True):
+            for index, data in zip(indexes, reply, strict=True):
+                found[index] = data
+        return found
+
+    async def _get_now(self, key: str) -> bytes | None:
+        """GET ``key`` at once (``_reads_now``)."""
+        reply = (await self._reads_now((("GET", key),)))[0]
+        if isinstance(reply, Exception):
+            raise reply
+        return reply  # type: ignore[no-any-return]
+
+    async def _reads_now(self, commands: Sequence[tuple[Arg, ...]]) -> list[Any]:
+        """Read-only commands in one round trip on a pooled connection of their own; each
+        reply, or its error (a ``ResponseError``), in order.
+
+        The hottest calls of all (every cache hit) go straight to a connection of a
+        standalone or Sentinel client, skipping redis-py's per-command wrapper and its
+        pipeline object (retry closures, response callbacks, event dispatch: about a
+        quarter of a hit's client time), and, on a ``RedisPool``, its checkout (see
+        ``take_idle``). A closed connection falls back to the full path, with its retries
+        (reads are safe to repeat); a timeout is raised as it is.
         """
         client = self.client
-        self._check_usable()
         if self.gate is not None or not isinstance(client, Redis) or client.connection:
-            return await self.execute("GET", key)  # type: ignore[no-any-return]
+            return await self._reads_pipelined(commands)
         pool: Any = client.connection_pool
         take_idle = getattr(pool, "take_idle", None)
         connection = take_idle() if take_idle is not None else None
@@ -203,20 +274,40 @@ class Executor:
         if connection is None:
             connection = await pool.get_connection()
         try:
-            await connection.send_command("GET", key)
-            reply = await connection.read_response()
+            await connection.send_packed_command(_pack_reads(commands))
+            read_many = getattr(connection, "read_responses", None)
+            if read_many is not None:
+                replies: list[Any] = await read_many(len(commands))
+            else:  # a user's own connection class
+                replies = []
+                for _ in commands:
+                    try:
+                        replies.append(await connection.read_response())
+                    except ResponseError as error:
+                        replies.append(error)
         except (RedisConnectionError, OSError):
             # the server closed this idle connection meanwhile (a restart): once more on the
             # full path, with its retries. A timeout is not retried (it would double the wait)
             pass
         else:
-            return reply  # type: ignore[no-any-return]
+            return replies
         finally:
             if taken:
                 pool.put_back(connection)
             else:
                 await pool.release(connection)
-        return await self.execute("GET", key)  # type: ignore[no-any-return]
+        return await self._reads_pipelined(commands)
+
+    async def _reads_pipelined(self, commands: Sequence[tuple[Arg, ...]]) -> list[Any]:
+        if len(commands) == 1:
+            try:
+                return [await self.execute(*commands[0])]
+            except ResponseError as error:
+                return [error]
+        batch = self.batch()
+        for args in commands:
+            batch.command(*args)
+        return await batch.execute(raise_on_error=False)
 
     async def run_script(self, script: LuaScript, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         """EVALSHA ``script``: one round trip, or three the first time a server sees it."""
@@ -329,11 +420,13 @@ class Batch:
         return replies
 
 
-Call: TypeAlias = "tuple[LuaScript, Sequence[str], Sequence[Arg], asyncio.Future[Any]]"
+# (script, keys, args, future); with no script, ``args`` is a whole read command
+Call: TypeAlias = "tuple[LuaScript | None, Sequence[str], Sequence[Arg], asyncio.Future[Any]]"
 
 
 class _Coalescer:
-    """Collects the script calls of one loop iteration and sends them as one pipeline."""
+    """Collects the script calls and reads of one loop iteration and sends them as one
+    pipeline (one per node on a cluster)."""
 
     __slots__ = ("_executor", "_pending", "_scheduled", "_tasks", "in_flight")
 
@@ -351,7 +444,7 @@ class _Coalescer:
         return not self.in_flight and not self._pending
 
     def submit(
-        self, script: LuaScript, keys: Sequence[str], args: Sequence[Arg]
+        self, script: LuaScript | None, keys: Sequence[str], args: Sequence[Arg]
     ) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
@@ -375,12 +468,16 @@ class _Coalescer:
         self.in_flight += 1
         try:
             if len(calls) == 1:
-                script, keys, args, _ = calls[0]
-                replies = [await self._executor.run_script_now(script, keys, args)]
+                replies = [await self._send_one(*calls[0][:3])]
+            elif all(script is None for script, *_ in calls):
+                replies = await self._reads(calls)
             else:
                 batch = self._executor.batch()
                 for script, keys, args, _ in calls:
-                    batch.script(script, keys, args)
+                    if script is None:
+                        batch.command(*args)
+                    else:
+                        batch.script(script, keys, args)
                 replies = await batch.execute(raise_on_error=False)
         except asyncio.CancelledError:
             for *_, future in calls:
@@ -397,6 +494,24 @@ class _Coalescer:
                 future.set_exception(reply)
             else:
                 future.set_result(reply)
+
+    async def _reads(self, calls: list[Call]) -> list[Any]:
+        commands = [tuple(args) for _, _, args, _ in calls]
+        executor = self._executor
+        if executor.is_cluster:
+            return await executor._reads_pipelined(commands)
+        async with executor.deadline():
+            return await executor._reads_now(commands)
+
+    async def _send_one(
+        self, script: LuaScript | None, keys: Sequence[str], args: Sequence[Arg]
+    ) -> Any:
+        executor = self._executor
+        if script is not None:
+            return await executor.run_script_now(script, keys, args)
+        if args[0] == "GET":
+            return await executor._get_now(str(args[1]))
+        return await executor.execute(*args)
 
 
 _executors: weakref.WeakKeyDictionary[Any, Executor] = weakref.WeakKeyDictionary()

@@ -29,7 +29,7 @@ from redis.asyncio.connection import (
 )
 from redis.asyncio.sentinel import SentinelConnectionPool, SentinelManagedConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import MaxConnectionsError
+from redis.exceptions import MaxConnectionsError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 if sys.version_info >= (3, 11):
@@ -170,6 +170,32 @@ class _DeadlineWrites:
         finally:
             watchdog.deadlines.pop(self, None)
             self._read_expired = False
+
+    async def read_responses(self, count: int) -> list[Any]:
+        """``count`` replies, each its value or its ``ResponseError``, under one watch: the
+        read of a pipeline of reads, where a timer per reply would cost more than parsing."""
+        timeout = self.io_timeout
+        watchdog = _watchdog() if timeout else None
+        if watchdog is not None:
+            watchdog.watch(self, timeout)  # type: ignore[arg-type]
+        try:
+            return [await self._reply() for _ in range(count)]
+        except RedisConnectionError:
+            if self._read_expired:
+                raise RedisTimeoutError(
+                    f"Timeout reading from the server after {timeout}s"
+                ) from None
+            raise
+        finally:
+            if watchdog is not None:
+                watchdog.deadlines.pop(self, None)
+                self._read_expired = False
+
+    async def _reply(self) -> Any:
+        try:
+            return await super().read_response()  # type: ignore[misc]
+        except ResponseError as error:
+            return error
 
     def _expire_read(self) -> None:
         writer = getattr(self, "_writer", None)

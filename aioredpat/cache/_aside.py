@@ -25,7 +25,6 @@ from types import UnionType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import anyio
-from redis.crc import key_slot
 
 from .._backoff import FAILURES
 from .._breaker import Breaker
@@ -278,10 +277,10 @@ class CacheAside(Generic[T]):
         entry_keys = [self._entry_key(name) for name in names]
         try:
             if self._breaker is None:
-                found = await self._mget(entry_keys)
+                found = await self._executor.mget(entry_keys)
             else:
                 async with self._breaker.guard():
-                    found = await self._mget(entry_keys)
+                    found = await self._executor.mget(entry_keys)
         except FAILURES as error:
             if self._loader is None:
                 return await self._read_open_none(error)
@@ -331,21 +330,6 @@ class CacheAside(Generic[T]):
         if len(self._warned) < 10_000:
             self._warned.add(name)
         log.warning("%r: entry %r cannot be decoded (%r); treated as a miss", self, name, error)
-
-    async def _mget(self, keys: list[str]) -> list[bytes | None]:
-        if not self._executor.is_cluster:
-            return list(await self._executor.execute("MGET", *keys))
-        groups: dict[int, list[int]] = {}
-        for index, key in enumerate(keys):
-            groups.setdefault(key_slot(key.encode()), []).append(index)
-        batch = self._executor.batch()
-        for indexes in groups.values():
-            batch.command("MGET", *[keys[i] for i in indexes])
-        found: list[bytes | None] = [None] * len(keys)
-        for indexes, reply in zip(groups.values(), await batch.execute(), strict=True):
-            for index, data in zip(indexes, reply, strict=True):
-                found[index] = data
-        return found
 
     # -- loading ------------------------------------------------------------------------
 
@@ -617,7 +601,7 @@ class CacheAside(Generic[T]):
     async def _tags_current_many(self, groups: list[tuple[tuple[str, str], ...]]) -> list[bool]:
         """Whether each group's tag versions are still current: one MGET for all groups."""
         tags = sorted({tag for group in groups for tag, _ in group})
-        found = await self._executor.execute("MGET", *[self._tag_key(tag) for tag in tags])
+        found = await self._executor.read("MGET", *[self._tag_key(tag) for tag in tags])
         current = {tag: as_text(v) for tag, v in zip(tags, found, strict=True) if v is not None}
         return [all(current.get(tag) == version for tag, version in group) for group in groups]
 

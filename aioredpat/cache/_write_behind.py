@@ -206,7 +206,7 @@ class WriteBehind(Generic[T]):
     async def get(self, key: str | int) -> T | None:
         """The value last set (one GET), or ``None``; an undecodable value is ``None``."""
         name = identifier(key)
-        data = await self._executor.execute("GET", self._value_key(name))
+        data = await self._executor.get(self._value_key(name))
         if data is None:
             return None
         try:
