@@ -9,14 +9,13 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import anyio
 
-from .._backoff import FAILURES
 from .._checks import check_async, check_seconds
 from .._keys import identifier
 from .._scripts import LuaScript
 from .._types import CacheOptions, Connection, Duration, Loader
 from ..serializers import Serializer, resolve_serializer
-from ._aside import CacheAside, _ms, _now_ms
-from ._entry import encode_entry
+from ._aside import CacheAside
+from ._layout import ms
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -121,13 +120,11 @@ class WriteThrough(CacheAside[T]):
     ) -> None:
         name = identifier(key)
         seconds = self._check_ttl(ttl)
-        payload = self._executor.sized(
-            self._serializer.dumps(value)
-        )  # a value that cannot be stored fails first
-        self._stop_sharing(name)
-        versions = await self._tag_versions(tuple(tags))
-        state = self._keys.key(name, "w")
-        seq, overlapped = await self._executor.run_script(BEGIN, [state], [_ms(self.write_timeout)])
+        payload = self._entries.payload(value)  # a value that cannot be stored fails first
+        self._shared.forget(self._keys.entry(name))
+        versions = await self._tags.read(tuple(tags))
+        state = self._keys.write_state(name)
+        seq, overlapped = await self._executor.run_script(BEGIN, [state], [ms(self.write_timeout)])
         written = "0"
         try:
             await self._writer(name, value)
@@ -136,20 +133,11 @@ class WriteThrough(CacheAside[T]):
             written, overlapped = "1", 1  # it may have reached the database: evict, to be safe
             raise
         finally:
-            entry = encode_entry(
-                payload, fresh_until_ms=_now_ms() + _ms(seconds), delta_ms=0, tags=versions
-            )
-            args = [seq, overlapped, written, entry, _ms(seconds + (self.stale_ttl or 0.0))]
+            entry, ttl_ms = self._entries.stored(payload, seconds, versions)
+            args = [seq, overlapped, written, entry, ttl_ms, self._keys.filled(name)]
             with anyio.CancelScope(shield=True), anyio.move_on_after(self.write_timeout):
-                await self._end(name, state, [*args, self._keys.key(name, "filled")])
-
-    async def _end(self, name: str, state: str, args: list[Any]) -> None:
-        try:
-            await self._executor.run_script(END, [*self._load_keys(name), state], args)
-        except FAILURES as error:
-            if not self.fail_open:
-                raise
-            self._warn_outage(error)
+                async with self._failing.skipping():
+                    await self._executor.run_script(END, [*self._keys.load(name), state], args)
 
     async def delete(self, key: str | int) -> None:
         """With a ``deleter``: delete from the database, then evict; else evict only."""

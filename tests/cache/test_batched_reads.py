@@ -124,7 +124,7 @@ async def test_a_dead_node_fails_only_its_own_reads(redis_cluster_factory) -> No
         for i in range(60):
             await cache.set(i, Item(id=i))
         victim = masters[0]
-        doomed = {i for i in range(60) if cluster.master_of(cache._entry_key(str(i))) is victim}
+        doomed = {i for i in range(60) if cluster.master_of(f"dn:{{{i}}}:v") is victim}
         assert 0 < len(doomed) < 60
         victim.kill()
         for _ in range(3):

@@ -113,7 +113,7 @@ async def test_overlapping_writers_other_order(redis_conn, catalogue) -> None:
 
     cache._writer = slow_start
     a = asyncio.create_task(cache.set("p1", Product(sku="p1", price=1)))
-    await eventually(lambda: redis_conn.client.exists("products:{p1}:w"))
+    await eventually(lambda: redis_conn.client.exists("products:{p1}:ws"))
     await cache.set("p1", Product(sku="p1", price=2))  # commits and returns first
     gate.set()
     await a  # A's commit lands last: it wins in the database
@@ -153,7 +153,7 @@ async def test_cancelled_write_evicts_rather_than_guesses(redis_conn, catalogue)
     with pytest.raises(asyncio.CancelledError):
         await writing
     assert await redis_conn.client.exists("products:{p1}:v") == 0
-    assert await redis_conn.client.exists("products:{p1}:w") == 0  # nothing left in progress
+    assert await redis_conn.client.exists("products:{p1}:ws") == 0  # nothing left in progress
     assert (await cache.get("p1")).price == 2
 
 
@@ -177,3 +177,30 @@ def test_writer_and_loader_are_required(redis_pool: RedisPool) -> None:
         WriteThrough(redis_pool, namespace="p", ttl=1, loader=noop, writer=None)
     with pytest.raises(ConfigurationError, match="loader"):
         WriteThrough(redis_pool, namespace="p", ttl=1, loader=None, writer=noop)
+
+
+async def test_a_write_while_another_process_waits_for_a_load(redis_conn, catalogue) -> None:
+    # a write's state and the flag of a process waiting for a load are two keys (they were
+    # one, so such a write failed with WRONGTYPE and the waiter was never told)
+    await catalogue.write("p1", Product(sku="p1", price=1))
+    release = asyncio.Event()
+
+    async def slow_load(sku: str) -> Product | None:
+        await release.wait()
+        return await catalogue.load(sku)
+
+    loading = WriteThrough(
+        redis_conn, namespace="products", ttl=60, model=Product,
+        loader=slow_load, writer=catalogue.write,
+    )  # fmt: skip
+    waiting = products(redis_conn, catalogue)  # another process's cache, in effect
+    loader = asyncio.create_task(loading.get("p1"))
+    await eventually(lambda: redis_conn.client.exists("products:{p1}:lease"))
+    waiter = asyncio.create_task(waiting.get("p1"))
+    await eventually(lambda: redis_conn.client.exists("products:{p1}:w"))
+    await waiting.set("p1", Product(sku="p1", price=2))
+    assert await waiter == Product(sku="p1", price=2)  # told the written value
+    release.set()
+    assert await loader == Product(sku="p1", price=2)  # its load read the new row
+    assert await waiting.get("p1") == Product(sku="p1", price=2)
+    assert await catalogue.price("p1") == 2
