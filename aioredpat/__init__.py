@@ -19,6 +19,7 @@ from .errors import ScriptError as ScriptError
 from .errors import SerializationError as SerializationError
 from .errors import ServerNotFoundError as ServerNotFoundError
 from .errors import ValueTooLarge as ValueTooLarge
+from .errors import VersionConflict as VersionConflict
 from .lock import Lock as Lock
 from .lock import LockLease as LockLease
 from .lock import Redlock as Redlock
@@ -38,16 +39,27 @@ from .streams import PubSubMessage as PubSubMessage
 from .streams import StreamConsumer as StreamConsumer
 from .streams import StreamMessage as StreamMessage
 from .streams import StreamProducer as StreamProducer
+from .structures import ActivityFeed as ActivityFeed
+from .structures import BloomFilter as BloomFilter
+from .structures import Leaderboard as Leaderboard
+from .structures import LeaderboardEntry as LeaderboardEntry
+from .structures import UniqueCounter as UniqueCounter
+from .structures import Versioned as Versioned
+from .structures import VersionedStore as VersionedStore
 
 __version__ = "0.1.0.dev0"
 
 __all__ = (
+    "ActivityFeed",
     "AioredpatError",
     "BatchStreamConsumer",
+    "BloomFilter",
     "CacheAside",
     "CachedFunction",
     "ConfigurationError",
     "FixedWindow",
+    "Leaderboard",
+    "LeaderboardEntry",
     "Lock",
     "LockError",
     "LockLease",
@@ -73,7 +85,11 @@ __all__ = (
     "StreamMessage",
     "StreamProducer",
     "TokenBucket",
+    "UniqueCounter",
     "ValueTooLarge",
+    "VersionConflict",
+    "Versioned",
+    "VersionedStore",
     "WriteBehind",
     "WriteThrough",
     "cached",

@@ -12,7 +12,8 @@ The tree::
     │   ├── LockNotAcquired       blocking_timeout passed without the lock
     │   ├── LockNotOwned          release/extend of a lease that is no longer held
     │   └── LockLost              an auto-extended lease was lost while its block ran
-    └── RateLimitExceeded         acquire() gave up after its timeout
+    ├── RateLimitExceeded         acquire() gave up after its timeout
+    └── VersionConflict           a VersionedStore write expected another version
 
 Redis' own connection and timeout errors (``redis.exceptions.ConnectionError``,
 ``redis.exceptions.TimeoutError``) pass through unwrapped: they mean the server is out of
@@ -33,6 +34,7 @@ __all__ = (
     "SerializationError",
     "ValueTooLarge",
     "ServerNotFoundError",
+    "VersionConflict",
 )
 
 
@@ -99,3 +101,17 @@ class RateLimitExceeded(AioredpatError):
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class VersionConflict(AioredpatError):
+    """A ``VersionedStore`` write expected version ``expected`` of ``key``; the store holds
+    ``actual`` (0: absent). Read the value again and retry, or use ``update``."""
+
+    def __init__(self, key: str, *, expected: int, actual: int) -> None:
+        super().__init__(
+            f"{key!r} is at version {actual}, not the expected {expected}"
+            + (" (absent)" if actual == 0 else "")
+        )
+        self.key = key
+        self.expected = expected
+        self.actual = actual

@@ -34,7 +34,7 @@ SUITES = [
     ("bench_lock", "locks against redis-py and pottery", [], ["--rounds", "4"]),
     (
         "bench_cache",
-        "cache hits against raw redis-py, cashews and aiocache; a stampede",
+        "cache hits against raw redis-py, cashews and aiocache, standalone and cluster; a stampede",
         [],
         ["--ops", "4000", "--rounds", "2"],
     ),
@@ -43,6 +43,12 @@ SUITES = [
         "stream consumers against FastStream and a raw loop",
         [],
         ["--messages", "10000", "--rounds", "1", "--idle", "3"],
+    ),
+    (
+        "bench_structures",
+        "data structures' promised numbers; bloom and unique counts against pottery",
+        [],
+        ["--rounds", "2"],
     ),
     (
         "bench_write_behind",
@@ -119,7 +125,22 @@ def chart(title: str, header: list[str], rows: list[list[str]], path: Path) -> b
     return True
 
 
-def main(*, quick: bool = False) -> int:
+def earlier_sections() -> dict[str, list[str]]:
+    """The sections of the last report, by suite, for ``--only`` to keep."""
+    path = RESULTS / "report.md"
+    if not path.exists():
+        return {}
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in path.read_text().splitlines():
+        if line.startswith("## "):
+            current = sections.setdefault(line[3:].split(":")[0], [])
+        if current is not None:
+            current.append(line)
+    return sections
+
+
+def main(*, quick: bool = False, only: list[str] | None = None) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     DOC_ASSETS.mkdir(parents=True, exist_ok=True)
     taken = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -134,7 +155,16 @@ def main(*, quick: bool = False) -> int:
     ]
     images: list[tuple[str, str]] = []
     crashed = []
+    kept = earlier_sections() if only else {}
     for module, about, full, short in SUITES:
+        if only and module not in only:
+            section = kept.get(module, [])
+            report += section
+            images += [
+                (title, name)
+                for title, name in re.findall(r"^!\[(.*)\]\((.*)\)$", "\n".join(section), re.M)
+            ]
+            continue
         print(f"running {module} ({about})", flush=True)
         command = [sys.executable, "-m", f"benchmarks.{module}", *(short if quick else full)]
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=3600)
@@ -142,7 +172,10 @@ def main(*, quick: bool = False) -> int:
         if "Traceback" in done.stderr:  # a missed bar exits non-zero too; that is a result
             crashed.append(module)
             output += "\n" + done.stderr[-2000:]
-        report += [f"## {module}: {about}", "", "```text", output, "```", ""]
+        report += [f"## {module}: {about}", ""]
+        if only:
+            report += [f"(run on its own, {taken})", ""]
+        report += ["```text", output, "```", ""]
         for n, (title, header, rows) in enumerate(tables(done.stdout), start=1):
             name = f"{module}-{n}.png"
             if chart(title or module, header, rows, RESULTS / name):
@@ -178,4 +211,8 @@ def write_docs_page(taken: str, where: str, quick: bool, images: list[tuple[str,
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
-    sys.exit(main(quick=parser.parse_args().quick))
+    parser.add_argument(
+        "--only", action="append", help="run this suite alone, keeping the others' last tables"
+    )
+    arguments = parser.parse_args()
+    sys.exit(main(quick=arguments.quick, only=arguments.only))

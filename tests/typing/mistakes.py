@@ -47,3 +47,5 @@ async def main(pool: aioredpat.RedisPool) -> None:
     await product.invalidate(1)  # error: arg-type
     await product.invalidate("p1", "p2")  # error: call-arg
     aioredpat.Lock(pool, "n", ttl="10s")  # error: arg-type
+    feed = aioredpat.ActivityFeed(pool, namespace="f", maxlen=10, model=Product)
+    await feed.push("k", Order(id="o1"))  # error: arg-type

@@ -96,6 +96,15 @@ async def main(pool: aioredpat.RedisPool) -> None:
 
     assert_type(await product_row("p1"), Product)
 
+    feed = aioredpat.ActivityFeed(pool, namespace="f", maxlen=10, model=Product)
+    assert_type(feed, aioredpat.ActivityFeed[Product])
+    assert_type(await feed.page("k"), list[Product])
+    store = aioredpat.VersionedStore(pool, namespace="v", model=Product)
+    found = await store.get("k")
+    assert_type(found, aioredpat.Versioned[Product] | None)
+    board = aioredpat.Leaderboard(pool, "b", ttl=datetime.timedelta(days=7))
+    assert_type(await board.top(3), list[aioredpat.LeaderboardEntry])
+
     lock = aioredpat.Lock(pool, "invoice", ttl=datetime.timedelta(seconds=10))
     async with lock as lease:
         await lease.extend(datetime.timedelta(seconds=5))
