@@ -32,6 +32,8 @@ from .ratelimit import SlidingWindow as SlidingWindow
 from .ratelimit import TokenBucket as TokenBucket
 from .serializers import ModelSerializer as ModelSerializer
 from .serializers import Serializer as Serializer
+from .sessions import SessionMiddleware as SessionMiddleware
+from .sessions import SessionStore as SessionStore
 from .streams import BatchStreamConsumer as BatchStreamConsumer
 from .streams import PubSub as PubSub
 from .streams import PubSubGap as PubSubGap
@@ -79,6 +81,8 @@ __all__ = (
     "Semaphore",
     "SerializationError",
     "Serializer",
+    "SessionMiddleware",
+    "SessionStore",
     "ServerNotFoundError",
     "SlidingWindow",
     "StreamConsumer",

@@ -51,6 +51,12 @@ SUITES = [
         ["--rounds", "2"],
     ),
     (
+        "bench_sessions",
+        "session middleware against starsessions",
+        [],
+        ["--requests", "400", "--rounds", "2"],
+    ),
+    (
         "bench_write_behind",
         "write-behind against a plain SET; end to end into SQLite",
         [],

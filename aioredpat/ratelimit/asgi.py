@@ -16,9 +16,9 @@ from __future__ import annotations
 import inspect
 import logging
 import math
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Awaitable, Callable
 
+from .._asgi import ASGIApp, Message, Receive, Scope, Send, send_text
 from .._backoff import FAILURES
 from .._breaker import Breaker, BreakerOpen
 from ._base import Limiter
@@ -28,11 +28,6 @@ __all__ = ("RateLimitMiddleware", "client_address")
 
 log = logging.getLogger("aioredpat")
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Identify = Callable[[Scope], "Awaitable[str | None] | str | None"]
 
 
@@ -130,18 +125,5 @@ class RateLimitMiddleware:
     async def _deny(
         send: Send, result: RateLimitResult, headers: list[tuple[bytes, bytes]]
     ) -> None:
-        body = b"Too Many Requests"
         retry_after = str(max(1, math.ceil(result.retry_after))).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 429,
-                "headers": [
-                    (b"content-type", b"text/plain; charset=utf-8"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", retry_after),
-                    *headers,
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_text(send, 429, b"Too Many Requests", [(b"retry-after", retry_after), *headers])

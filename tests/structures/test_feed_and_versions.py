@@ -123,3 +123,19 @@ async def test_four_processes_increment_exactly(
     found = await store.get("n")
     assert found is not None and (found.value, found.version) == (100, 100)
     assert all(out.strip().isdigit() for out, _ in outputs)
+
+
+async def test_concurrent_pages_each_get_their_own(redis_conn: RedisPool) -> None:
+    # pages read concurrently leave in one batch; their offsets are numbers on the wire
+    feed = ActivityFeed(redis_conn, namespace="many", maxlen=100, model=Event)
+    for user in range(5):
+        await feed.push(f"u{user}", *(Event(kind=f"u{user}", n=i) for i in range(30)))
+    pages = await asyncio.gather(
+        *(feed.page(f"u{user}", offset=offset, limit=3) for user in range(5) for offset in (0, 7))
+    )
+    expected = [
+        [Event(kind=f"u{user}", n=29 - offset - i) for i in range(3)]
+        for user in range(5)
+        for offset in (0, 7)
+    ]
+    assert pages == expected

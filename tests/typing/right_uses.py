@@ -105,6 +105,9 @@ async def main(pool: aioredpat.RedisPool) -> None:
     board = aioredpat.Leaderboard(pool, "b", ttl=datetime.timedelta(days=7))
     assert_type(await board.top(3), list[aioredpat.LeaderboardEntry])
 
+    sessions = aioredpat.SessionStore(pool, model=Product, absolute_ttl=3600)
+    assert_type(await sessions.get("sid"), Product | None)
+
     lock = aioredpat.Lock(pool, "invoice", ttl=datetime.timedelta(seconds=10))
     async with lock as lease:
         await lease.extend(datetime.timedelta(seconds=5))

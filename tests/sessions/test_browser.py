@@ -1,0 +1,98 @@
+"""The example sessions app in a real browser: headless Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from aioredpat import RedisPool, SessionStore
+from aioredpat._launcher import free_port
+from tests._wait import eventually
+
+playwright = pytest.importorskip("playwright.async_api")
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no chromium on this machine (.ci/run installs Debian's)"
+)
+
+
+@pytest.fixture
+async def site(redis_standalone_url: str) -> AsyncIterator[str]:
+    """The example app under uvicorn, on a free port of localhost."""
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "uvicorn", "examples.sessions_app:app", "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+        cwd=ROOT, env={**os.environ, "REDIS_URL": redis_standalone_url},
+    )  # fmt: skip
+
+    async def listening() -> bool:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            return False
+        writer.close()
+        return True
+
+    try:
+        await eventually(listening, bound=30)
+        yield f"http://localhost:{port}"
+    finally:
+        server.terminate()
+        await server.wait()
+
+
+async def test_login_rotation_and_logout_everywhere(site: str, redis_pool: RedisPool) -> None:
+    store = SessionStore(redis_pool)
+    async with playwright.async_playwright() as driver:
+        browser = await driver.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            laptop = await browser.new_context()
+            page = await laptop.new_page()
+            await page.goto(site)
+            assert await page.text_content("#user") == "anonymous"
+            for _ in range(2):
+                await page.click("#more")
+                await page.wait_for_load_state()
+            assert await page.text_content("#count") == "2"
+
+            (cookie,) = [c for c in await laptop.cookies() if c["name"] == "session"]
+            assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
+            assert cookie["expires"] > 0  # Max-Age: a persistent cookie, not a browser one
+            before = cookie["value"]
+            assert await store.get(before) == {"count": 2}
+
+            await page.fill("#name", "ann")
+            await page.click("#login")
+            await page.wait_for_load_state()
+            assert await page.text_content("#user") == "ann"
+            assert await page.text_content("#count") == "2"  # the data moved with the session
+            (cookie,) = [c for c in await laptop.cookies() if c["name"] == "session"]
+            assert cookie["value"] != before
+            assert await store.get(before) is None  # the pre-login id is dead
+
+            phone = await browser.new_context()
+            other = await phone.new_page()
+            await other.goto(site)
+            await other.fill("#name", "ann")
+            await other.click("#login")
+            await other.wait_for_load_state()
+            assert await other.text_content("#user") == "ann"
+            await other.click("#everywhere")
+            await other.wait_for_load_state()
+            assert await other.text_content("#user") == "anonymous"
+
+            await page.reload()
+            assert await page.text_content("#user") == "anonymous"  # ended everywhere
+            assert await page.text_content("#count") == "0"
+        finally:
+            await browser.close()
