@@ -469,6 +469,9 @@ class _ShardFlusher:
         self.fail_streak = 0  # flushes in a row where nothing got through
         # the newest entry taken so far: every older one is acknowledged or carried
         self.taken_through = "0-0"
+        # written but not yet acknowledged: acknowledged before anything newer is read, so
+        # that a later owner never re-delivers them after newer values went through
+        self.unacknowledged: tuple[list[str], list[tuple[_Change, Exception]]] | None = None
         self.done: list[_Change] = []
         self.alone: list[tuple[_Change, Exception]] = []  # failed on their own
         self.stuck: list[tuple[_Change, Exception]] = []  # failed with the whole batch
@@ -481,6 +484,7 @@ class _ShardFlusher:
         while self.lease.valid():
             stopping = self.stopping.is_set()
             try:
+                await self._acknowledge_pending()
                 changes = await self._next_batch(final=stopping)
                 if changes:
                     await self._flush(changes)
@@ -579,7 +583,8 @@ class _ShardFlusher:
         dead = [(c, e) for c, e in failed if c.attempts >= max_attempts]
         self.carry = [c for c, _ in failed if c.attempts < max_attempts]
         finished = [c.entry_id for c in self.done] + superseded
-        await self._acknowledge(finished, dead)
+        self.unacknowledged = (finished, dead)
+        await self._acknowledge_pending()
         if self.done or not failed:
             self.fail_streak = 0
             self.backoff.reset()
@@ -609,6 +614,12 @@ class _ShardFlusher:
             half_error = await self._write(half)
             if half_error is not None:
                 await self._split(half, half_error)
+
+    async def _acknowledge_pending(self) -> None:
+        """Acknowledge what the last flush finished; a failure leaves it to try again."""
+        if self.unacknowledged is not None:
+            await self._acknowledge(*self.unacknowledged)
+            self.unacknowledged = None
 
     async def _acknowledge(
         self, finished: list[str], dead: list[tuple[_Change, Exception]]
