@@ -25,6 +25,10 @@ from .lock import LockLease as LockLease
 from .lock import Redlock as Redlock
 from .lock import Semaphore as Semaphore
 from .pool import RedisPool as RedisPool
+from .queue import Job as Job
+from .queue import JobQueue as JobQueue
+from .queue import QueueStats as QueueStats
+from .queue import QueueWorker as QueueWorker
 from .ratelimit import FixedWindow as FixedWindow
 from .ratelimit import MultiLimit as MultiLimit
 from .ratelimit import RateLimitResult as RateLimitResult
@@ -60,6 +64,8 @@ __all__ = (
     "CachedFunction",
     "ConfigurationError",
     "FixedWindow",
+    "Job",
+    "JobQueue",
     "Leaderboard",
     "LeaderboardEntry",
     "Lock",
@@ -73,6 +79,8 @@ __all__ = (
     "PubSub",
     "PubSubGap",
     "PubSubMessage",
+    "QueueStats",
+    "QueueWorker",
     "RateLimitExceeded",
     "RateLimitResult",
     "RedisPool",

@@ -6,8 +6,11 @@ import contextlib
 import os
 import statistics
 from collections.abc import Iterator
+from pathlib import Path
 
 from aioredpat._launcher import RedisServer
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextlib.contextmanager

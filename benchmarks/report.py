@@ -57,6 +57,12 @@ SUITES = [
         ["--requests", "400", "--rounds", "2"],
     ),
     (
+        "bench_queue",
+        "job queue against arq and saq (each in its own environment)",
+        [],
+        ["--jobs", "2000", "--rounds", "1"],
+    ),
+    (
         "bench_write_behind",
         "write-behind against a plain SET; end to end into SQLite",
         [],

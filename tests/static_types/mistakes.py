@@ -49,3 +49,10 @@ async def main(pool: aioredpat.RedisPool) -> None:
     aioredpat.Lock(pool, "n", ttl="10s")  # error: arg-type
     feed = aioredpat.ActivityFeed(pool, namespace="f", maxlen=10, model=Product)
     await feed.push("k", Order(id="o1"))  # error: arg-type
+    jobs = aioredpat.JobQueue(pool, "emails", model=Product)
+    await jobs.enqueue(Order(id="o1"))  # error: arg-type
+    jobs.worker(handle_job_of_another_model)  # error: arg-type
+
+
+async def handle_job_of_another_model(job: aioredpat.Job[Order]) -> None:
+    return None

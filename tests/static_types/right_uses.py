@@ -33,6 +33,11 @@ async def handle(message: aioredpat.StreamMessage[Product]) -> None:
     assert_type(message.data, Product)
 
 
+async def send(job: aioredpat.Job[Product]) -> None:
+    assert_type(job.data, Product)
+    assert_type(job.attempt, int)
+
+
 async def handle_batch(messages: list[aioredpat.StreamMessage[Product]]) -> None:
     return None
 
@@ -113,3 +118,10 @@ async def main(pool: aioredpat.RedisPool) -> None:
         await lease.extend(datetime.timedelta(seconds=5))
     limiter = aioredpat.SlidingWindow(pool, namespace="api", limit=10, window=1.5)
     assert_type((await limiter.hit("user")).allowed, bool)
+
+    jobs = aioredpat.JobQueue(pool, "emails", model=Product, visibility_timeout=60)
+    assert_type(jobs, aioredpat.JobQueue[Product])
+    assert_type(await jobs.enqueue(Product(id="p", price=1.0), delay=5), str)
+    async with jobs.worker(send, concurrency=4) as worker:
+        assert_type(worker, aioredpat.QueueWorker[Product])
+    assert_type(await jobs.dead(), list[aioredpat.Job[Product]])

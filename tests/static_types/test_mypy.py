@@ -52,5 +52,5 @@ def test_each_mistake_is_flagged_on_its_line(tmp_path: Path) -> None:
         for line, code in re.findall(r"mistakes\.py:(\d+): error: .*\[([\w-]+)\]$", output, re.M)
     }
     assert status == 1
-    assert len(expected) == 11
+    assert len(expected) == 13
     assert found == expected, output
