@@ -5,6 +5,7 @@ Everything public is importable from here; see the documentation for each patter
 
 from .cache import CacheAside as CacheAside
 from .cache import CachedFunction as CachedFunction
+from .cache import NearCache as NearCache
 from .cache import WriteBehind as WriteBehind
 from .cache import WriteThrough as WriteThrough
 from .cache import cached as cached
@@ -76,6 +77,7 @@ __all__ = (
     "LockNotOwned",
     "ModelSerializer",
     "MultiLimit",
+    "NearCache",
     "PubSub",
     "PubSubGap",
     "PubSubMessage",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeAlias
 
 from redis.asyncio import Redis, RedisCluster
@@ -110,8 +110,8 @@ class Executor:
     """
 
     __slots__ = (
-        "__weakref__", "_coalescer", "_loop", "_notifier", "call_timeout", "client", "closed_by",
-        "gate", "is_cluster", "max_value_size",
+        "__weakref__", "_closers", "_coalescer", "_loop", "_notifier", "call_timeout", "client",
+        "closed_by", "gate", "is_cluster", "max_value_size",
     )  # fmt: skip
 
     def __init__(
@@ -128,6 +128,7 @@ class Executor:
         self.is_cluster = isinstance(client, RedisCluster)
         self._coalescer = _Coalescer(self) if coalesce else None
         self._notifier: Notifier | None = None
+        self._closers: list[Callable[[], Awaitable[None]]] = []  # other background work
         self.closed_by: str | None = None  # the pool that closed this client, once it did
         self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None  # of the first call
         # one deadline per call, retries included: twice the socket timeout
@@ -148,6 +149,12 @@ class Executor:
             self.closed_by = closed_by
         if self._notifier is not None:
             await self._notifier.aclose()
+        for close in self._closers:
+            await close()
+
+    def on_close(self, close: Callable[[], Awaitable[None]]) -> None:
+        """Have ``aclose`` also await ``close()``: for background work made on this client."""
+        self._closers.append(close)
 
     def _check_usable(self) -> None:
         """Raise when the pool was closed, or when this call runs on another event loop than

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypedDict, Union
 from redis.asyncio import Redis, RedisCluster
 
 if TYPE_CHECKING:
+    from .cache._near import NearCache
     from .pool import RedisPool
 
 __all__ = (
@@ -42,6 +43,7 @@ class CacheOptions(TypedDict, total=False):
     lease_ttl: Duration
     max_ttl: Duration | None
     fail_open: bool
+    near_cache: NearCache | None
 
 
 class ConsumerOptions(TypedDict, total=False):

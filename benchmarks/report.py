@@ -39,6 +39,12 @@ SUITES = [
         ["--ops", "4000", "--rounds", "2"],
     ),
     (
+        "bench_near",
+        "near-cache hits against raw redis-py and cashews' client-side cache",
+        [],
+        ["--ops", "4000", "--rounds", "2"],
+    ),
+    (
         "bench_streams",
         "stream consumers against FastStream and a raw loop",
         [],

@@ -27,6 +27,7 @@ from ._failopen import FailOpen
 from ._flight import Flights
 from ._layout import CacheKeys
 from ._loading import Loads
+from ._near import NearCache, NearRead
 from ._refresh import Refresher
 from ._sharing import SharedReads
 from ._tags import TagVersions, check_tags
@@ -61,6 +62,8 @@ class CacheAside(Generic[T]):
       skipping them would leave stale values to be served once Redis is back.
     - ``max_ttl`` (default: a day, or ``ttl + stale_ttl`` if longer) caps per-call ttls; tag
       versions live that long after their last use.
+    - ``near_cache=NearCache(...)``: fresh hits answered from process memory, kept correct
+      by Redis' invalidation messages (see ``NearCache``).
     """
 
     @overload
@@ -111,6 +114,7 @@ class CacheAside(Generic[T]):
         lease_ttl: Duration = 10.0,
         max_ttl: Duration | None = None,
         fail_open: bool = False,
+        near_cache: NearCache | None = None,
     ) -> None:
         self.ttl = check_seconds("ttl", ttl)
         self.negative_ttl = (
@@ -156,6 +160,16 @@ class CacheAside(Generic[T]):
             fail_open=self._failing,
         )
         self._refresher = Refresher(self, self._loads, self)
+        if near_cache is not None and not isinstance(near_cache, NearCache):
+            raise ConfigurationError(f"near_cache must be a NearCache, got {near_cache!r}")
+        self._near = near_cache
+        if near_cache is not None:
+            near_cache.bind(self, self._executor, self._keys.namespace + ":", self._keys.tag_prefix)
+
+    @property
+    def near_cache(self) -> NearCache | None:
+        """The ``NearCache`` answering hits from memory (its counters tell how it does)."""
+        return self._near
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(namespace={self._keys.namespace!r}, ttl={self.ttl})"
@@ -172,22 +186,39 @@ class CacheAside(Generic[T]):
             loader = self._loader
         else:
             check_async("loader", loader)
+        entry_key = self._keys.entry(name)
+        near = self._near
+        read: NearRead | None = None
+        if near is not None:
+            copy = near.lookup(entry_key)
+            if copy is not None:
+                if loader is not None:
+                    self._refresher.after_hit(name, copy.entry, loader, tuple(tags))
+                return copy.value  # type: ignore[no-any-return]
+            read = near.begin(entry_key)
         breaker = self._failing.breaker
         try:
             if breaker is None:
-                data = await self._shared.get(self._keys.entry(name))
+                data = await self._shared.get(entry_key)
             else:
                 async with breaker.guard():
-                    data = await self._shared.get(self._keys.entry(name))
+                    data = await self._shared.get(entry_key)
+            if data is not None:
+                decoded = self._entries.decode(name, data)
+                current = decoded is not None and await self._current(decoded[0])
         except FAILURES as error:
             found: T | None = await self._read_open(name, loader, error)
             return found
+        finally:
+            if read is not None:
+                near.end(read)  # type: ignore[union-attr]
         self._failing.recovered()
         force = False
         if data is not None:
-            decoded = self._entries.decode(name, data)
-            if decoded is not None and await self._current(decoded[0]):
+            if decoded is not None and current:
                 entry, value = decoded
+                if read is not None:
+                    near.remember(read, entry, value, self._tag_keys(entry))  # type: ignore[union-attr]
                 if loader is not None:
                     self._refresher.after_hit(name, entry, loader, tuple(tags))
                 return value
@@ -198,6 +229,17 @@ class CacheAside(Generic[T]):
 
     async def _current(self, entry: Entry) -> bool:
         return not entry.tags or (await self._tags.current([entry.tags]))[0]
+
+    def _tag_keys(self, entry: Entry) -> tuple[str, ...]:
+        return tuple(self._keys.tag(tag) for tag, _ in entry.tags)
+
+    def _forget(self, name: str | None = None) -> None:
+        """This process is about to change (or has changed) ``name``, or every key: reads
+        from now on must not be answered with what was there before."""
+        key = None if name is None else self._keys.entry(name)
+        self._shared.forget(key)
+        if self._near is not None:
+            self._near.forget(key)
 
     async def get_many(self, keys: Iterable[str | int]) -> dict[str, T]:
         """The cached values of ``keys`` (one MGET; on a cluster one per slot, sent
@@ -266,7 +308,7 @@ class CacheAside(Generic[T]):
         name = identifier(key)
         seconds = self._check_ttl(ttl)
         payload = self._entries.payload(value)
-        self._shared.forget(self._keys.entry(name))
+        self._forget(name)
         async with self._failing.skipping():
             entry, ttl_ms = self._entries.stored(
                 payload, seconds, await self._tags.read(tuple(tags))
@@ -276,22 +318,30 @@ class CacheAside(Generic[T]):
     async def delete(self, key: str | int) -> None:
         """Remove ``key``; a load in progress is refused its write. One EVALSHA."""
         name = identifier(key)
-        self._shared.forget(self._keys.entry(name))
+        self._forget(name)
         await self._write(name, b"", 0)
 
     async def _write(self, name: str, entry: bytes, ttl_ms: int) -> None:
         """Store ``entry`` (or delete, with ``b""``), refusing any load in progress its fill."""
-        await self._executor.run_script(
-            WRITE, self._keys.load(name), [entry, ttl_ms, self._keys.filled(name)]
-        )
+        try:
+            await self._executor.run_script(
+                WRITE, self._keys.load(name), [entry, ttl_ms, self._keys.filled(name)]
+            )
+        finally:
+            if self._near is not None:
+                self._near.forget(self._keys.entry(name))  # reads that overlapped the write
 
     async def invalidate_tags(self, *tags: str) -> None:
         """Every entry stored with one of ``tags`` misses from now on: each tag gets a new
         version (one SET per tag, one round trip), whatever the number of entries."""
         names = check_tags(tags)
         if names:
-            self._shared.forget()  # a read from now on sends its own GET
-            await self._tags.invalidate(names)
+            self._forget()  # a read from now on sends its own GET
+            try:
+                await self._tags.invalidate(names)
+            finally:
+                if self._near is not None:
+                    self._near.forget()
 
     def _check_ttl(self, ttl: Duration | None) -> float:
         if ttl is None:

@@ -51,5 +51,10 @@ class CacheKeys:
         """A write-through write's sequence and in-progress count (a hash)."""
         return self._builder.key(name, "ws")
 
+    @property
+    def tag_prefix(self) -> str:
+        """Every tag version's key starts with this."""
+        return self._tag_prefix
+
     def tag(self, tag: str) -> str:
         return self._tag_prefix + escape(tag)

@@ -121,7 +121,7 @@ class WriteThrough(CacheAside[T]):
         name = identifier(key)
         seconds = self._check_ttl(ttl)
         payload = self._entries.payload(value)  # a value that cannot be stored fails first
-        self._shared.forget(self._keys.entry(name))
+        self._forget(name)
         versions = await self._tags.read(tuple(tags))
         state = self._keys.write_state(name)
         seq, overlapped = await self._executor.run_script(BEGIN, [state], [ms(self.write_timeout)])
@@ -138,6 +138,7 @@ class WriteThrough(CacheAside[T]):
             with anyio.CancelScope(shield=True), anyio.move_on_after(self.write_timeout):
                 async with self._failing.skipping():
                     await self._executor.run_script(END, [*self._keys.load(name), state], args)
+                self._forget(name)  # reads that overlapped the write
 
     async def delete(self, key: str | int) -> None:
         """With a ``deleter``: delete from the database, then evict; else evict only."""
