@@ -1,5 +1,6 @@
 """The ASGI types the middlewares (rate limiting, sessions) are written against, and the
-plain-text response they answer with when they refuse a request themselves."""
+plain-text response they answer with when they refuse a request themselves (the
+dashboard's pages go out the same way)."""
 
 from __future__ import annotations
 
@@ -16,15 +17,20 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 async def send_text(
-    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+    send: Send,
+    status: int,
+    body: bytes,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    *,
+    content_type: bytes = b"text/plain; charset=utf-8",
 ) -> None:
-    """A whole plain-text response."""
+    """A whole response (plain text unless ``content_type`` says otherwise)."""
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-type", content_type),
                 (b"content-length", str(len(body)).encode()),
                 *(headers or ()),
             ],

@@ -29,6 +29,7 @@ from ._cluster import node_pipelines
 from ._notify import Notifier
 from ._pools import deadline_after
 from ._scripts import LuaScript
+from ._telemetry import tracing
 from .errors import ConfigurationError, ScriptError, ValueTooLarge
 
 __all__ = ("Batch", "Client", "Executor", "Gate", "as_text", "executor_for")
@@ -283,7 +284,12 @@ class Executor:
         as it is (a retry would double the wait).
         """
         client = self.client
-        if self.gate is not None or not isinstance(client, Redis) or client.connection:
+        if (
+            self.gate is not None
+            or not isinstance(client, Redis)
+            or client.connection
+            or tracing()  # redis-py's own path, where its OpenTelemetry instrumentation sees it
+        ):
             return await self._reads_pipelined(commands)
         pool: Any = client.connection_pool
         take_idle = getattr(pool, "take_idle", None)

@@ -69,6 +69,12 @@ SUITES = [
         ["--jobs", "2000", "--rounds", "1"],
     ),
     (
+        "bench_otel",
+        "what OpenTelemetry costs a cache hit and a rate-limit hit",
+        [],
+        ["--ops", "4000", "--rounds", "2"],
+    ),
+    (
         "bench_write_behind",
         "write-behind against a plain SET; end to end into SQLite",
         [],

@@ -37,6 +37,9 @@ async def main(kind: str) -> None:
                 await pool.client.script_flush()
             calls = (await pool.client.info("commandstats"))["cmdstat_evalsha"]["calls"]
             assert calls == 4, calls  # each call met NOSCRIPT (new server, then flushed): retried
+    from aioredpat.ops._dashboard import PAGE  # a data file of the package, not a module
+
+    assert "aioredpat dashboard" in PAGE
     print(f"{kind}: aioredpat from {package}, scripts from {lua_dir()}: EVALSHA ok")
 
 

@@ -19,13 +19,14 @@ from .._checks import check_async, check_seconds
 from .._executor import executor_for
 from .._keys import identifier
 from .._scripts import LuaScript
+from .._telemetry import INSTRUMENTS, attributes, span, tracing
 from .._types import CacheOptions, Connection, Duration, Loader
 from ..errors import ConfigurationError
 from ..serializers import Serializer, resolve_serializer
 from ._entry import Entries, Entry
 from ._failopen import FailOpen
 from ._flight import Flights
-from ._layout import CacheKeys
+from ._layout import CacheKeys, now_ms
 from ._loading import Loads
 from ._near import NearCache, NearRead
 from ._refresh import Refresher
@@ -163,6 +164,12 @@ class CacheAside(Generic[T]):
         if near_cache is not None and not isinstance(near_cache, NearCache):
             raise ConfigurationError(f"near_cache must be a NearCache, got {near_cache!r}")
         self._near = near_cache
+        namespace = self._keys.namespace
+        self._span_attrs = attributes(namespace=namespace)
+        self._results = {
+            result: attributes(namespace=namespace, result=result)
+            for result in ("hit", "miss", "stale", "error")
+        }
         if near_cache is not None:
             near_cache.bind(self, self._executor, self._keys.namespace + ":", self._keys.tag_prefix)
 
@@ -181,6 +188,16 @@ class CacheAside(Generic[T]):
     ) -> T | None:
         """The cached value of ``key``; on a miss, the loader's (stored, and tagged with
         ``tags``). ``None`` when there is no loader or it found nothing."""
+        if tracing():
+            with span("aioredpat.cache.get", self._span_attrs):
+                return await self._get(key, loader, tags)
+        return await self._get(key, loader, tags)
+
+    def _count(self, result: str) -> None:
+        if INSTRUMENTS is not None:
+            INSTRUMENTS.cache_requests.add(1, self._results[result])
+
+    async def _get(self, key: str | int, loader: Loader | None, tags: Iterable[str]) -> T | None:
         name = identifier(key)
         if loader is None:
             loader = self._loader
@@ -192,6 +209,7 @@ class CacheAside(Generic[T]):
         if near is not None:
             copy = near.lookup(entry_key)
             if copy is not None:
+                self._count("hit")
                 if loader is not None:
                     self._refresher.after_hit(name, copy.entry, loader, tuple(tags))
                 return copy.value  # type: ignore[no-any-return]
@@ -207,6 +225,7 @@ class CacheAside(Generic[T]):
                 decoded = self._entries.decode(name, data)
                 current = decoded is not None and await self._current(decoded[0])
         except FAILURES as error:
+            self._count("error")
             found: T | None = await self._read_open(name, loader, error)
             return found
         finally:
@@ -219,10 +238,12 @@ class CacheAside(Generic[T]):
                 entry, value = decoded
                 if read is not None:
                     near.remember(read, entry, value, self._tag_keys(entry))  # type: ignore[union-attr]
+                self._count("stale" if entry.fresh_until_ms <= now_ms() else "hit")
                 if loader is not None:
                     self._refresher.after_hit(name, entry, loader, tuple(tags))
                 return value
             force = True  # corrupt, or invalidated by a tag: replace it
+        self._count("miss")
         if loader is None:
             return None
         return await self._flights.run(name, self._loads.load(name, loader, tuple(tags), force))  # type: ignore[no-any-return]
@@ -257,6 +278,8 @@ class CacheAside(Generic[T]):
                 async with breaker.guard():
                     found = await self._executor.mget(entry_keys)
         except FAILURES as error:
+            for _ in names:
+                self._count("error")
             loader = self._loader
             loaded = [self._read_open(name, loader, error) for name in names]
             return _present(names, await asyncio.gather(*loaded))
@@ -279,6 +302,9 @@ class CacheAside(Generic[T]):
             for (name, (_, value)), ok in zip(tagged.items(), current, strict=True):
                 if ok:
                     values[name] = value
+        if INSTRUMENTS is not None:
+            for name in names:
+                self._count("hit" if name in values else "miss")
         if self._loader is not None:
             missing = [name for name in names if name not in values]
             loads = [

@@ -20,6 +20,7 @@ import anyio
 from .._backoff import FAILURES
 from .._executor import Executor
 from .._scripts import LuaScript
+from .._telemetry import INSTRUMENTS, attributes, clock
 from ._entry import Entries, Timings, Versions
 from ._failopen import FailOpen
 from ._layout import CacheKeys, ms
@@ -48,7 +49,9 @@ class Lease:
 class Loads:
     """Loads of one cache's keys under the lease, with their fills and their waiters."""
 
-    __slots__ = ("_entries", "_executor", "_fail_open", "_keys", "_tags", "_timings")
+    __slots__ = (
+        "_entries", "_executor", "_fail_open", "_keys", "_load_attrs", "_tags", "_timings"
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -66,11 +69,19 @@ class Loads:
         self._tags = tags
         self._timings = timings
         self._fail_open = fail_open
+        self._load_attrs = attributes(namespace=keys.namespace)
 
     async def call_loader(self, loader: Loader, name: str) -> Any:
         """The loader's value, typed by the model; ``SerializationError`` if it is not
         valid, before anything is stored."""
-        value = await loader(name)
+        if INSTRUMENTS is None:
+            value = await loader(name)
+        else:
+            started = clock()
+            try:
+                value = await loader(name)
+            finally:
+                INSTRUMENTS.cache_load.record(clock() - started, self._load_attrs)
         return None if value is None else self._entries.typed(value)
 
     async def load(self, name: str, loader: Loader, tags: tuple[str, ...], force: bool) -> Any:

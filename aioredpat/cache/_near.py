@@ -17,6 +17,7 @@ import collections
 from typing import TYPE_CHECKING, Any
 
 from .._checks import check_count, check_seconds
+from .._telemetry import INSTRUMENTS, attributes
 from .._types import Duration
 from ..errors import ConfigurationError
 from ._entry import Entry
@@ -82,6 +83,7 @@ class NearCache:
         self._tracking: Tracking | None = None
         self._owner: object = None
         self._tag_prefix = "\x00"  # the owner's tag keys start with this (set by ``bind``)
+        self._hit_attrs = self._miss_attrs = self._namespace_attrs = attributes()
 
     def __repr__(self) -> str:
         return f"NearCache(max_entries={self.max_entries}, size={len(self._copies)})"
@@ -102,6 +104,10 @@ class NearCache:
 
         self._owner = owner
         self._tag_prefix = tag_prefix
+        namespace = prefix[:-1]
+        self._hit_attrs = attributes(namespace=namespace, result="hit")
+        self._miss_attrs = attributes(namespace=namespace, result="miss")
+        self._namespace_attrs = attributes(namespace=namespace)
         self._tracking = Tracking(
             executor.client,
             prefix,
@@ -123,7 +129,7 @@ class NearCache:
         copy = self._copies.get(key)
         tracking = self._tracking
         if copy is None or tracking is None:
-            self.misses += 1
+            self._missed()
             return None
         if (
             tracking.epoch_if_trusted(copy.node) != copy.epoch
@@ -131,11 +137,18 @@ class NearCache:
             or tracking.node_of(key) != copy.node
         ):
             self._drop(key)
-            self.misses += 1
+            self._missed()
             return None
         self._copies.move_to_end(key)
         self.hits += 1
+        if INSTRUMENTS is not None:
+            INSTRUMENTS.near_requests.add(1, self._hit_attrs)
         return copy
+
+    def _missed(self) -> None:
+        self.misses += 1
+        if INSTRUMENTS is not None:
+            INSTRUMENTS.near_requests.add(1, self._miss_attrs)
 
     def begin(self, key: str) -> NearRead | None:
         """Register a read of ``key`` about to leave for Redis; ``None`` when what it
@@ -220,6 +233,12 @@ class NearCache:
     # -- invalidations ----------------------------------------------------------------------
 
     def _invalidated(self, keys: list[bytes]) -> None:
+        before = self.invalidations
+        self._drop_invalidated(keys)
+        if INSTRUMENTS is not None and self.invalidations > before:
+            INSTRUMENTS.near_invalidations.add(self.invalidations - before, self._namespace_attrs)
+
+    def _drop_invalidated(self, keys: list[bytes]) -> None:
         for raw in keys:
             key = raw.decode("utf-8", "surrogateescape")
             if self._drop(key):

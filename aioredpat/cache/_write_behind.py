@@ -43,6 +43,7 @@ from .._executor import Executor, as_text, executor_for
 from .._groups import Entry, claim, create_group, next_id
 from .._keys import KeyBuilder, escape, identifier
 from .._scripts import LuaScript
+from .._telemetry import INSTRUMENTS, attributes
 from .._types import Connection, Duration, WriteBehindOptions
 from ..errors import SerializationError
 from ..serializers import Serializer, resolve_serializer
@@ -142,6 +143,10 @@ class WriteBehind(Generic[T]):
         self.stop_timeout = check_seconds("stop_timeout", stop_timeout)
         self.max_backoff = check_seconds("max_backoff", max_backoff)
         self._keys = KeyBuilder(namespace)
+        self._outcomes = {
+            outcome: attributes(namespace=namespace, outcome=outcome)
+            for outcome in ("written", "failed")
+        }
         self._executor = executor_for(conn)
         default_shards = 16 if self._executor.is_cluster else 1
         self.shards = default_shards if shards is None else check_count("shards", shards)
@@ -376,9 +381,13 @@ class WriteBehind(Generic[T]):
             await self._writer([(c.key, self._decode(c)) for c in batch])
         except Exception:
             self.failures += 1
+            if INSTRUMENTS is not None:
+                INSTRUMENTS.writebehind_flushed.add(len(batch), self._outcomes["failed"])
             raise
         self.batches += 1
         self.flushed += len(batch)
+        if INSTRUMENTS is not None:
+            INSTRUMENTS.writebehind_flushed.add(len(batch), self._outcomes["written"])
 
     def _decode(self, change: _Change) -> Any:
         return None if change.op == "del" else self._serializer.loads(change.data)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import secrets
 import sys
 import weakref
+from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import anyio
 
@@ -21,6 +23,7 @@ from .._keys import KeyBuilder, check_namespace
 from .._notify import Wakeup
 from .._pools import deadline_after
 from .._scripts import LuaScript
+from .._telemetry import INSTRUMENTS, Attributes, attributes, clock, span, tracing
 from .._types import Connection, Duration
 from ..errors import ConfigurationError, LockLost, LockNotAcquired, LockNotOwned
 
@@ -34,6 +37,38 @@ EXTEND = LuaScript("lock_extend")
 ABANDON = LuaScript("lock_abandon")
 
 _UNSET: Any = object()
+
+Acquire = TypeVar("Acquire", bound=Callable[..., Awaitable["LockLease"]])
+
+
+def observed(acquire: Acquire) -> Acquire:
+    """``acquire`` recorded: its wait as ``aioredpat.lock.wait.duration`` (acquired or
+    given up), in an ``aioredpat.lock.acquire`` span while tracing."""
+
+    @functools.wraps(acquire)
+    async def observed_acquire(self: LockBase, *, blocking_timeout: Any = _UNSET) -> LockLease:
+        if INSTRUMENTS is None and not tracing():
+            return await acquire(self, blocking_timeout=blocking_timeout)
+        started = clock()
+        try:
+            if tracing():
+                with span("aioredpat.lock.acquire", self._telemetry_attrs):
+                    return await acquire(self, blocking_timeout=blocking_timeout)
+            return await acquire(self, blocking_timeout=blocking_timeout)
+        finally:
+            if INSTRUMENTS is not None:
+                INSTRUMENTS.lock_wait.record(clock() - started, self._telemetry_attrs)
+
+    return cast(Acquire, observed_acquire)
+
+
+def telemetry_attributes(namespace: str, name: str, name_in_metrics: bool) -> Attributes:
+    """A lock's metric attributes: its namespace, and its name only when asked for (a lock
+    per invoice id would make one time series per invoice)."""
+    if name_in_metrics:
+        return attributes(namespace=namespace, name=name)
+    return attributes(namespace=namespace)
+
 
 QUEUE_STAY_MS = 2000  # a queued waiter tries again at least every half of this
 
@@ -98,6 +133,7 @@ class LockBase:
     ttl: float
     auto_extend: bool
     release_timeout: float
+    _telemetry_attrs: Attributes
     _blocks: weakref.WeakKeyDictionary[asyncio.Task[Any], list[_Block]]
     _cleanups: set[asyncio.Task[Any]]
 
@@ -151,6 +187,8 @@ class LockBase:
             if isinstance(exc, asyncio.CancelledError) and sys.version_info >= (3, 11):
                 if task.uncancel() > 0:
                     return  # cancelled from elsewhere too: let that cancellation go on
+            if INSTRUMENTS is not None:
+                INSTRUMENTS.lock_lost.add(1, self._telemetry_attrs)
             raise LockLost(
                 f"lock {self.name!r} was lost while its block ran", name=self.name
             ) from exc
@@ -267,6 +305,7 @@ class Lock(LockBase):
         release_timeout: Duration = 5.0,
         replicas: int = 0,
         replica_timeout: Duration = 0.1,
+        name_in_metrics: bool = False,
     ) -> None:
         if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
             raise ConfigurationError(f"replicas must be an int >= 0, got {replicas!r}")
@@ -287,6 +326,7 @@ class Lock(LockBase):
         self.release_timeout = check_ttl("release_timeout", release_timeout)
         self._executor = executor_for(conn)
         keys = KeyBuilder(check_namespace(namespace))
+        self._telemetry_attrs = telemetry_attributes(namespace, name, name_in_metrics)
         self._key = keys.key(name, self._KEY_PART)
         abandoned = keys.key(name, "abandoned")
         queue, alive = keys.key(name, "queue"), keys.key(name, "alive")
@@ -306,6 +346,7 @@ class Lock(LockBase):
         """Whether anyone holds the lock now (one EXISTS)."""
         return bool(await self._executor.execute("EXISTS", self._key))
 
+    @observed
     async def acquire(self, *, blocking_timeout: Duration | None = _UNSET) -> LockLease:
         """Take the lock, waiting up to ``blocking_timeout`` seconds; a new lease each time.
 

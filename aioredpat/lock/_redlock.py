@@ -17,7 +17,18 @@ from .._keys import KeyBuilder, check_namespace
 from .._scripts import LuaScript
 from .._types import Connection, Duration
 from ..errors import ConfigurationError, LockNotAcquired, LockNotOwned
-from ._lock import _UNSET, ABANDON, ACQUIRE, EXTEND, RELEASE, LockBase, LockLease, check_ttl
+from ._lock import (
+    _UNSET,
+    ABANDON,
+    ACQUIRE,
+    EXTEND,
+    RELEASE,
+    LockBase,
+    LockLease,
+    check_ttl,
+    observed,
+    telemetry_attributes,
+)  # fmt: skip
 
 __all__ = ("Redlock",)
 
@@ -59,6 +70,7 @@ class Redlock(LockBase):
         retry_delay: Duration = 0.2,
         drift_factor: float = 0.01,
         release_timeout: Duration = 5.0,
+        name_in_metrics: bool = False,
     ) -> None:
         if not isinstance(conns, Sequence) or len(conns) < 1:
             raise ConfigurationError("conns must be a list of one or more independent masters")
@@ -83,6 +95,7 @@ class Redlock(LockBase):
         self._executors = [executor_for(conn) for conn in conns]
         self.quorum = len(self._executors) // 2 + 1
         keys = KeyBuilder(check_namespace(namespace))
+        self._telemetry_attrs = telemetry_attributes(namespace, name, name_in_metrics)
         self._key = keys.key(name, "held")
         self._fence_key = keys.key(name, "fence")
         abandoned = keys.key(name, "abandoned")
@@ -172,6 +185,7 @@ class Redlock(LockBase):
         )
         return sum(1 for f in found if f == 1) >= self.quorum
 
+    @observed
     async def acquire(self, *, blocking_timeout: Duration | None = _UNSET) -> LockLease:
         timeout = (
             self.blocking_timeout

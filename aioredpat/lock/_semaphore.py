@@ -36,6 +36,7 @@ class Semaphore(Lock):
         auto_extend: bool = False,
         namespace: str = "semaphore",
         release_timeout: Duration = 5.0,
+        name_in_metrics: bool = False,
     ) -> None:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ConfigurationError(f"limit must be an int >= 1, got {limit!r}")
@@ -48,6 +49,7 @@ class Semaphore(Lock):
             auto_extend=auto_extend,
             namespace=namespace,
             release_timeout=release_timeout,
+            name_in_metrics=name_in_metrics,
         )
         abandoned = self._acquire_keys[2]
         self._acquire_keys = self._acquire_keys[:3]

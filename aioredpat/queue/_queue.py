@@ -20,6 +20,7 @@ from .._checks import check_count, check_name, check_seconds
 from .._executor import as_text, executor_for
 from .._keys import KeyBuilder, check_namespace
 from .._scripts import LuaScript
+from .._telemetry import INSTRUMENTS, attributes, span, tracing
 from .._types import Connection, Duration
 from ..errors import ConfigurationError
 from ..serializers import Serializer, resolve_serializer
@@ -128,6 +129,7 @@ class JobQueue(Generic[T]):
         builder = KeyBuilder(self.namespace)
         self.keys: tuple[str, ...] = tuple(builder.key(self.name, part) for part in PARTS)
         self._lease_ms = math.ceil(self.visibility_timeout * 1000)
+        self._attrs = attributes(queue=self.name, namespace=self.namespace)
 
     def __repr__(self) -> str:
         return f"JobQueue({self.name!r}, namespace={self.namespace!r})"
@@ -143,7 +145,13 @@ class JobQueue(Generic[T]):
         else:
             check_name("job_id", job_id)
         data = self._executor.sized(self._serializer.dumps(value))
-        await self._executor.run_script(ENQUEUE, self.keys, (job_id, data, delay_ms))
+        if tracing():
+            with span("aioredpat.queue.enqueue", self._attrs):
+                await self._executor.run_script(ENQUEUE, self.keys, (job_id, data, delay_ms))
+        else:
+            await self._executor.run_script(ENQUEUE, self.keys, (job_id, data, delay_ms))
+        if INSTRUMENTS is not None:
+            INSTRUMENTS.queue_enqueued.add(1, self._attrs)
         return job_id
 
     def worker(

@@ -23,6 +23,7 @@ import anyio
 from .._backoff import FAILURES, Backoff
 from .._checks import OneRun, check_async, check_count, check_seconds
 from .._executor import as_text
+from .._telemetry import INSTRUMENTS, attributes, span, tracing
 from .._types import Duration
 from ._job import Job
 from ._queue import FINISH, RENEW, TAKE
@@ -66,6 +67,11 @@ class QueueWorker(Generic[T]):
         self.shutdown_timeout = check_seconds("shutdown_timeout", shutdown_timeout, allow_zero=True)
         self.block = check_seconds("block", block, minimum=0.01)
         self.completed = self.failed = self.dead = 0
+        self._span_attrs = attributes(queue=queue.name, namespace=queue.namespace)
+        self._outcomes = {
+            outcome: attributes(queue=queue.name, namespace=queue.namespace, outcome=outcome)
+            for outcome in ("completed", "failed", "dead")
+        }
         self._executor = queue._executor
         self._run = OneRun()
 
@@ -192,22 +198,36 @@ class QueueWorker(Generic[T]):
             value = queue._serializer.loads(data)
         except Exception as exc:
             log.warning("%r: job %s cannot be decoded (%r); it is dead", self, job_id, exc)
-            self.dead += 1
+            self._counted("dead")
             return ("dead", f"undecodable: {exc!r}")
         try:
-            await self.handler(Job(job_id, value, attempt, error))
+            if tracing():
+                with span("aioredpat.queue.process", self._span_attrs):
+                    await self.handler(Job(job_id, value, attempt, error))
+            else:
+                await self.handler(Job(job_id, value, attempt, error))
         except Exception as exc:
-            self.failed += 1
+            self._counted("failed")
             reason = f"{exc!r}"
             if attempt >= queue.max_attempts:
                 log.warning("%r: job %s failed on its last try (%s); dead", self, job_id, reason)
-                self.dead += 1
+                self._counted("dead")
                 return ("dead", reason)
             delay = queue.retry_after(attempt)
             log.info("%r: job %s failed (%s); retrying in %.1fs", self, job_id, reason, delay)
             return ("retry", f"{math.ceil(delay * 1000)}|{reason}")
-        self.completed += 1
+        self._counted("completed")
         return ("done", "")
+
+    def _counted(self, outcome: str) -> None:
+        if outcome == "completed":
+            self.completed += 1
+        elif outcome == "failed":
+            self.failed += 1
+        else:
+            self.dead += 1
+        if INSTRUMENTS is not None:
+            INSTRUMENTS.queue_jobs.add(1, self._outcomes[outcome])
 
     async def _record(self, job_id: str, attempt: str, outcome: Outcome) -> None:
         """Record how a job ended, retrying through failures while its lease lasts (past

@@ -10,6 +10,7 @@ from .._checks import check_seconds
 from .._executor import Arg, executor_for
 from .._keys import KeyBuilder
 from .._scripts import LuaScript
+from .._telemetry import INSTRUMENTS, attributes, span, tracing
 from .._types import Connection, Duration
 from ..errors import ConfigurationError, RateLimitExceeded, ScriptError
 from ._clock import ServerClock
@@ -45,6 +46,11 @@ class Limiter:
         self._max_cost = min(limit for limit, _ in limits)
         self._clock = clock
         self._server_clock: ServerClock | None = None
+        self._span_attrs = attributes(namespace=namespace)
+        self._decisions = {
+            allowed: attributes(namespace=namespace, allowed=str(allowed).lower())
+            for allowed in (True, False)
+        }
 
     def policies(self) -> list[tuple[int, float]]:
         """``(quota, window seconds)`` of each limit, as HTTP ``RateLimit-Policy`` states them."""
@@ -82,7 +88,14 @@ class Limiter:
 
     async def hit(self, identifier: str | int, cost: int = 1) -> RateLimitResult:
         """Check and consume ``cost`` in one EVALSHA; never waits. A denied hit consumes nothing."""
-        return await self._check(identifier, cost, "1")
+        if tracing():
+            with span("aioredpat.ratelimit.hit", self._span_attrs):
+                result = await self._check(identifier, cost, "1")
+        else:
+            result = await self._check(identifier, cost, "1")
+        if INSTRUMENTS is not None:
+            INSTRUMENTS.ratelimit_decisions.add(1, self._decisions[result.allowed])
+        return result
 
     async def peek(self, identifier: str | int, cost: int = 1) -> RateLimitResult:
         """What ``hit`` would answer now, consuming nothing (one EVALSHA)."""

@@ -30,6 +30,7 @@ from .._checks import OneRun, check_async, check_count, check_name, check_second
 from .._executor import as_text, executor_for
 from .._groups import claim, create_group
 from .._scripts import LuaScript
+from .._telemetry import INSTRUMENTS, attributes, span, tracing
 from .._types import Connection, ConsumerOptions, Duration
 from ..errors import ConfigurationError
 from ..serializers import Serializer, resolve_serializer
@@ -93,6 +94,11 @@ class _GroupConsumer(Generic[T]):
         self.processed = 0  # entries handled and acknowledged, over this object's life
         self.failures = 0  # handler calls that raised
         self.dead_lettered = 0
+        self._span_attrs = attributes(stream=self.stream, group=self.group)
+        self._outcomes = {
+            outcome: attributes(stream=self.stream, group=self.group, outcome=outcome)
+            for outcome in ("processed", "failed", "dead_lettered")
+        }
         self._run = OneRun()
 
     def _checked_block(self, block: float) -> float:
@@ -307,6 +313,8 @@ class _GroupConsumer(Generic[T]):
             log.warning("%r: dead-lettering failed (%r); retried later", self, error)
             return
         self.dead_lettered += len(rejected)
+        if INSTRUMENTS is not None:
+            INSTRUMENTS.stream_messages.add(len(rejected), self._outcomes["dead_lettered"])
 
     # -- handling -----------------------------------------------------------------------
 
@@ -325,7 +333,11 @@ class _GroupConsumer(Generic[T]):
                 while (item := await self._queue.get()) is not None:
                     messages = self._messages_of(item)
                     try:
-                        await self._call_handler(item)
+                        if tracing():
+                            with span("aioredpat.stream.process", self._span_attrs):
+                                await self._call_handler(item)
+                        else:
+                            await self._call_handler(item)
                     except Exception as error:
                         self._failed(messages, error)
                     else:
@@ -341,6 +353,8 @@ class _GroupConsumer(Generic[T]):
             self._raw.pop(message.id, None)
             self._acks.append(message.id)
         self.processed += len(messages)
+        if INSTRUMENTS is not None:
+            INSTRUMENTS.stream_messages.add(len(messages), self._outcomes["processed"])
         self._ack_wanted.set()
         if len(self._held) <= self._refill_at:
             self._room.set()
@@ -348,6 +362,8 @@ class _GroupConsumer(Generic[T]):
     def _failed(self, messages: Sequence[StreamMessage[T]], error: Exception) -> None:
         """Leave the entries pending for another try, or dead-letter those out of tries."""
         self.failures += 1
+        if INSTRUMENTS is not None:
+            INSTRUMENTS.stream_messages.add(len(messages), self._outcomes["failed"])
         last_tries = []
         for message in messages:
             self._held.pop(message.id, None)

@@ -1,0 +1,124 @@
+"""OpenTelemetry metrics and spans for every pattern, through this one module.
+
+With ``opentelemetry-api`` installed (``aioredpat[otel]``), instruments come from the global
+meter provider: proxies until the application sets an SDK provider, which they then follow,
+so patterns made before the SDK is configured still report. Without the package every
+call here is a no-op: one global lookup and a branch.
+
+Spans (``aioredpat.cache.get``, ``aioredpat.lock.acquire``...) are made only while an SDK
+tracer provider is set: with the API alone, a span would cost a context switch per call and
+record nothing. A pattern's span is current while its Redis commands are sent, so
+OpenTelemetry's redis instrumentation parents its command spans under it.
+
+Attributes stay low-cardinality: namespaces, stream, group and queue names; a lock's name
+only when the lock was made with ``name_in_metrics=True``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+__all__ = ("INSTRUMENTS", "Instruments", "attributes", "clock", "span")
+
+try:
+    from opentelemetry import metrics as _metrics
+    from opentelemetry import trace as _trace
+except ImportError:  # the extra is not installed
+    _metrics = _trace = None  # type: ignore[assignment]
+
+Attributes = Mapping[str, str]
+clock = time.perf_counter
+
+
+class Instruments:
+    """Every instrument aioredpat records, made once from the global meter provider."""
+
+    def __init__(self, meter: Any) -> None:
+        counter, histogram = meter.create_counter, meter.create_histogram
+        self.cache_requests = counter(
+            "aioredpat.cache.requests", unit="{request}",
+            description="Cache reads by result: hit, miss, stale (served while refreshed), error",
+        )  # fmt: skip
+        self.cache_load = histogram(
+            "aioredpat.cache.load.duration", unit="s", description="Loader calls on a miss"
+        )
+        self.near_requests = counter(
+            "aioredpat.cache.near.requests", unit="{request}",
+            description="Near-cache lookups by result: hit (no round trip) or miss",
+        )  # fmt: skip
+        self.near_invalidations = counter(
+            "aioredpat.cache.near.invalidations", unit="{entry}",
+            description="Near-cache copies dropped because Redis said the key changed",
+        )  # fmt: skip
+        self.ratelimit_decisions = counter(
+            "aioredpat.ratelimit.decisions", unit="{request}",
+            description="Rate-limit hits by outcome: allowed true or false",
+        )  # fmt: skip
+        self.lock_wait = histogram(
+            "aioredpat.lock.wait.duration", unit="s",
+            description="Time from asking for a lock to holding it (acquired) or giving up",
+        )  # fmt: skip
+        self.lock_lost = counter(
+            "aioredpat.lock.lost", unit="{lease}",
+            description="Leases lost while their block ran (LockLost raised)",
+        )  # fmt: skip
+        self.stream_messages = counter(
+            "aioredpat.stream.messages", unit="{message}",
+            description="Stream entries handled by outcome: processed, failed, dead_lettered",
+        )  # fmt: skip
+        self.queue_jobs = counter(
+            "aioredpat.queue.jobs", unit="{job}",
+            description="Jobs run by outcome: completed, failed, dead",
+        )  # fmt: skip
+        self.queue_enqueued = counter(
+            "aioredpat.queue.enqueued", unit="{job}", description="Jobs enqueued"
+        )
+        self.writebehind_flushed = counter(
+            "aioredpat.writebehind.flushed", unit="{change}",
+            description="Write-behind changes handed to the writer, by outcome: written, failed",
+        )  # fmt: skip
+
+
+def _make() -> Instruments | None:
+    if _metrics is None:
+        return None
+    return Instruments(_metrics.get_meter("aioredpat"))
+
+
+INSTRUMENTS: Instruments | None = _make()
+
+
+def attributes(**values: str) -> dict[str, str]:
+    """An attribute set, made once per pattern instance and reused on every call."""
+    return values
+
+
+def _tracing() -> Any:
+    """The tracer when an SDK tracer provider is set, else ``None``."""
+    if _trace is None:
+        return None
+    provider = _trace.get_tracer_provider()
+    if isinstance(provider, _trace.ProxyTracerProvider | _trace.NoOpTracerProvider):
+        return None
+    return provider.get_tracer("aioredpat")
+
+
+@contextlib.contextmanager
+def _no_span() -> Iterator[None]:
+    yield
+
+
+def span(name: str, attrs: Attributes) -> contextlib.AbstractContextManager[Any]:
+    """A span named ``name`` made current for the ``with`` block, or a no-op."""
+    tracer = _tracing()
+    if tracer is None:
+        return _no_span()
+    return tracer.start_as_current_span(name, attributes=attrs)  # type: ignore[no-any-return]
+
+
+def tracing() -> bool:
+    """Whether spans are recorded now (an SDK tracer provider is set)."""
+    return _tracing() is not None
