@@ -231,6 +231,15 @@ def _bench(quick: bool) -> int:
     except ImportError:
         print("aioredpat bench runs from a source checkout: uv run --group bench aioredpat bench")
         return EXIT_UNREACHABLE
+    missing = report.missing_requirements()
+    if missing:
+        print(
+            f"aioredpat bench compares against peers that are not installed here "
+            f"({', '.join(missing)}): run it as `uv run --group bench aioredpat bench`, "
+            "or `uv sync --group bench` first",
+            file=sys.stderr,
+        )
+        return EXIT_UNREACHABLE
     return int(report.main(quick=quick))
 
 

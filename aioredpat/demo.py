@@ -4,7 +4,9 @@ A product catalogue in SQLite served through ``CacheAside`` reads and updated th
 ``WriteThrough``; page views counted through ``WriteBehind``; API calls limited by
 ``TokenBucket`` and ``SlidingWindow``; orders published to a stream and paid by two
 ``StreamConsumer`` s, each taking a ``Lock`` per customer around the payment, one poison
-order ending in the dead-letter stream; a ``PubSub`` channel announcing each payment.
+order ending in the dead-letter stream; a ``PubSub`` channel announcing each payment;
+customers' sessions in a ``SessionStore``, a ``Leaderboard`` of top spenders, and
+receipts sent by a ``JobQueue`` worker, one of which keeps failing until it is dead.
 
 It runs against ``REDIS_URL`` when set (touching only keys under ``demo:``), otherwise
 against a throwaway server started for the run, prints what it does, ends with a table of
@@ -29,9 +31,13 @@ from typing import Any
 import pydantic
 
 from . import (
+    Job,
+    JobQueue,
+    Leaderboard,
     Lock,
     PubSub,
     RedisPool,
+    SessionStore,
     SlidingWindow,
     StreamConsumer,
     StreamMessage,
@@ -82,7 +88,7 @@ class Report:
 
 
 def step(number: int, title: str) -> None:
-    print(f"[{number}/6] {title}", flush=True)
+    print(f"[{number}/7] {title}", flush=True)
 
 
 @contextlib.asynccontextmanager
@@ -287,6 +293,53 @@ async def orders(pool: RedisPool, db: Any, report: Report) -> None:
     report.measure("notifications received", len(heard))
 
 
+async def customers(pool: RedisPool, report: Report) -> None:
+    step(5, "customers: sessions, a leaderboard of spenders, receipts by a job queue")
+    sessions = SessionStore(pool, namespace=f"{PREFIX}:session", ttl=1800, model=dict)
+    sid = await sessions.create({"cart": ["sku-1"]}, user="ann")
+    stored = [key async for key in pool.client.scan_iter(match=f"{PREFIX}:session*")]
+    report.check(all(sid.encode() not in key for key in stored),
+                 "a session id never reaches Redis (only its hash does)")  # fmt: skip
+    rotated = await sessions.rotate(sid, user="ann")
+    report.check(await sessions.get(sid) is None and rotated is not None
+                 and await sessions.get(rotated) == {"cart": ["sku-1"]},
+                 "a rotated session keeps its data under a new id")  # fmt: skip
+
+    board = Leaderboard(pool, "spenders", namespace=f"{PREFIX}:board", ttl=3600)
+    for customer, spent in [("ann", 120), ("bob", 90), ("cy", 120), ("dee", 40)]:
+        await board.submit(customer, spent)
+    top = await board.top(3)
+    report.check(sorted((e.rank, e.member) for e in top) == [(1, "ann"), (1, "cy"), (3, "bob")],
+                 "ties share a rank: 1, 1, 3")  # fmt: skip
+
+    receipts = JobQueue(pool, "receipts", namespace=f"{PREFIX}:receipts", model=int,
+                        max_attempts=2, retry_delay=0.05)  # fmt: skip
+    sent: list[int] = []
+
+    async def send_receipt(job: Job[int]) -> None:
+        if job.data == 13:
+            raise ConnectionError("mail server refused order 13")
+        sent.append(job.data)
+
+    for order in range(1, 21):
+        await receipts.enqueue(order, job_id=f"receipt-{order}")
+    await receipts.enqueue(1, job_id="receipt-1")  # a duplicate: enqueued once
+    worker = receipts.worker(send_receipt, concurrency=4)
+    async with worker:
+        for _ in range(400):
+            if (await receipts.stats()).dead == 1 and len(sent) == 19:
+                break
+            await asyncio.sleep(0.025)
+    dead = await receipts.dead()
+    report.check(sorted(sent) == [n for n in range(1, 21) if n != 13],
+                 "every receipt sent once, the duplicate enqueue ignored")  # fmt: skip
+    report.check([job.id for job in dead] == ["receipt-13"] and dead[0].attempt == 2,
+                 "the failing receipt is dead after its 2 attempts")  # fmt: skip
+    report.measure("session ids stored in Redis", 0)
+    report.measure("receipts sent / dead", f"{len(sent)} / {len(dead)}")
+    report.measure("top spenders", ", ".join(f"{e.rank}. {e.member}" for e in top))
+
+
 async def clean(pool: RedisPool) -> None:
     keys = [key async for key in pool.client.scan_iter(match=f"{PREFIX}:*", count=1000)]
     for key in keys:
@@ -303,19 +356,23 @@ async def run(url: str) -> Report:
                 await page_views(pool, db, report)
                 await rate_limits(pool, report)
                 await orders(pool, db, report)
-        step(5, "keys: every cache and limiter key has a TTL")
+        await customers(pool, report)
+        step(6, "keys: every cache and limiter key has a TTL")
         untimed = [
             key
             async for key in pool.client.scan_iter(match=f"{PREFIX}:*", count=1000)
-            if await pool.client.pttl(key) < 0 and b"orders" not in key and b":{s" not in key
+            if await pool.client.pttl(key) < 0
+            and b"orders" not in key
+            and b":{s" not in key
+            and not key.startswith(f"{PREFIX}:receipts:".encode())  # a queue is durable
         ]
-        report.check(not untimed, "no key without a TTL but the streams")
+        report.check(not untimed, "no key without a TTL but the streams and the job queue")
         await clean(pool)
     return report
 
 
 def summary(report: Report, seconds: float) -> None:
-    step(6, "summary")
+    step(7, "summary")
     width = max(len(label) for label, _ in report.rows)
     print()
     for label, value in report.rows:

@@ -82,6 +82,16 @@ SUITES = [
     ),
 ]
 
+# what the suites import (the bench dependency group), checked before anything runs
+REQUIRES = ("aiocache", "cashews", "faststream", "limits", "matplotlib", "pottery", "starsessions")
+
+
+def missing_requirements() -> list[str]:
+    import importlib.util
+
+    return [name for name in REQUIRES if importlib.util.find_spec(name) is None]
+
+
 NUMBER = re.compile(r"^-?[\d,]*\.?\d+")
 SKIPPED_COLUMNS = {"waiters"}  # a setting, not a measurement
 

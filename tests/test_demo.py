@@ -12,8 +12,8 @@ from aioredpat import demo
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_demo_runs_every_pattern_and_passes(redis_standalone_url: str) -> None:
-    env = {**os.environ, "REDIS_URL": redis_standalone_url}
+def test_the_demo_runs_every_pattern_and_passes(aioredpat_redis_url: str) -> None:
+    env = {**os.environ, "REDIS_URL": aioredpat_redis_url}
     done = subprocess.run(
         [sys.executable, "-m", "aioredpat", "demo"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
@@ -21,7 +21,14 @@ def test_the_demo_runs_every_pattern_and_passes(redis_standalone_url: str) -> No
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 check(s) failed" in done.stdout
     assert "FAIL" not in done.stdout
-    for measured in ("cache hit ratio", "orders dead-lettered", "rows written to SQLite"):
+    for measured in (
+        "cache hit ratio",
+        "orders dead-lettered",
+        "rows written to SQLite",
+        "session ids stored in Redis",
+        "receipts sent / dead",
+        "top spenders",
+    ):
         assert measured in done.stdout
 
 

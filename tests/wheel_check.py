@@ -23,6 +23,17 @@ PACKAGE = Path(aioredpat.__file__).resolve().parent
 REPO = Path(__file__).resolve().parent.parent
 
 
+def smallest_example(kind: str) -> None:
+    """The README's smallest complete example, as a user's project runs it on this install."""
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## The smallest complete example", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    with RedisServer() as server:
+        url = server.url.removesuffix("/0")
+        exec(compile(code.replace("redis://localhost:6379", url), "README.md", "exec"), {})
+    print(f"{kind}: the README's smallest example ran")
+
+
 async def main(kind: str) -> None:
     package, repo = PACKAGE, REPO
     assert (package.parent == repo) == (kind != "installed"), f"imported {package} for {kind}"
@@ -45,3 +56,4 @@ async def main(kind: str) -> None:
 
 if __name__ == "__main__":
     asyncio.run(main(sys.argv[1]))
+    smallest_example(sys.argv[1])

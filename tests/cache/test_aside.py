@@ -40,35 +40,35 @@ def users(pool: RedisPool, source: Source | None = None, **options) -> CacheAsid
     return CacheAside(pool, namespace="users", ttl=60, model=User, loader=loader, **options)
 
 
-async def test_a_hit_is_one_get(redis_conn: RedisPool) -> None:
-    cache = users(redis_conn)
+async def test_a_hit_is_one_get(aioredpat_conn: RedisPool) -> None:
+    cache = users(aioredpat_conn)
     await cache.set("u-1", User(id=1, name="Ada"))
-    await reset_command_counts(redis_conn)
+    await reset_command_counts(aioredpat_conn)
     assert await cache.get("u-1") == User(id=1, name="Ada")
-    assert await commands(redis_conn) == {"get": 1}
+    assert await commands(aioredpat_conn) == {"get": 1}
 
 
-async def test_a_miss_loads_stores_and_then_hits(redis_conn: RedisPool) -> None:
+async def test_a_miss_loads_stores_and_then_hits(aioredpat_conn: RedisPool) -> None:
     source = Source()
-    cache = users(redis_conn, source)
+    cache = users(aioredpat_conn, source)
     assert await cache.get("u-7") == User(id=7, name="user u-7")
     assert await cache.get("u-7") == User(id=7, name="user u-7")
     assert source.calls["u-7"] == 1
     assert await cache.get("u-8") is not None  # the constructor's loader
-    assert await users(redis_conn).get("u-9") is None  # no loader: a miss is None
+    assert await users(aioredpat_conn).get("u-9") is None  # no loader: a miss is None
 
 
 async def test_90_concurrent_misses_over_3_pools_call_the_loader_once(
-    redis_conn: RedisPool, request
+    aioredpat_conn: RedisPool, request
 ) -> None:
-    if redis_conn.is_cluster:
-        urls = request.getfixturevalue("redis_cluster").urls
+    if aioredpat_conn.is_cluster:
+        urls = request.getfixturevalue("aioredpat_cluster").urls
         pools = [RedisPool.cluster(urls) for _ in range(2)]
     else:
-        url = request.getfixturevalue("redis_standalone_url")
+        url = request.getfixturevalue("aioredpat_redis_url")
         pools = [RedisPool.from_url(url) for _ in range(2)]
     source = Source(delay=0.2)
-    caches = [users(pool, source) for pool in [redis_conn, *pools]]
+    caches = [users(pool, source) for pool in [aioredpat_conn, *pools]]
     try:
         results = await asyncio.gather(*(caches[i % 3].get("u-42") for i in range(90)))
     finally:
@@ -79,7 +79,7 @@ async def test_90_concurrent_misses_over_3_pools_call_the_loader_once(
 
 
 async def test_a_loader_error_reaches_every_waiter_and_is_not_cached(
-    redis_conn: RedisPool,
+    aioredpat_conn: RedisPool,
 ) -> None:
     calls = 0
 
@@ -89,33 +89,33 @@ async def test_a_loader_error_reaches_every_waiter_and_is_not_cached(
         await asyncio.sleep(0.05)
         raise LookupError("database down")
 
-    cache = CacheAside(redis_conn, namespace="users", ttl=60, model=User, loader=broken)
+    cache = CacheAside(aioredpat_conn, namespace="users", ttl=60, model=User, loader=broken)
     results = await asyncio.gather(*(cache.get("u-1") for _ in range(10)), return_exceptions=True)
     assert calls == 1
     assert all(isinstance(r, LookupError) for r in results)
     with pytest.raises(LookupError):
         await cache.get("u-1")
     assert calls == 2  # not cached
-    assert await redis_conn.client.exists("users:{u-1}:lease") == 0  # nothing left held
+    assert await aioredpat_conn.client.exists("users:{u-1}:lease") == 0  # nothing left held
 
 
-async def test_a_slow_loader_never_overwrites_a_newer_set(redis_conn: RedisPool) -> None:
+async def test_a_slow_loader_never_overwrites_a_newer_set(aioredpat_conn: RedisPool) -> None:
     release = asyncio.Event()
 
     async def slow(key: str) -> User:
         await release.wait()
         return User(id=1, name="old, loaded before the set")
 
-    cache = CacheAside(redis_conn, namespace="users", ttl=60, model=User, loader=slow)
+    cache = CacheAside(aioredpat_conn, namespace="users", ttl=60, model=User, loader=slow)
     reader = asyncio.create_task(cache.get("u-1"))
-    await eventually(lambda: redis_conn.client.exists("users:{u-1}:lease"))
+    await eventually(lambda: aioredpat_conn.client.exists("users:{u-1}:lease"))
     await cache.set("u-1", User(id=1, name="new"))
     release.set()
     assert (await reader).name == "old, loaded before the set"  # what that reader loaded
     assert (await cache.get("u-1")).name == "new"  # but the cache kept the newer value
 
 
-async def test_a_slow_loader_never_resurrects_a_deleted_key(redis_conn: RedisPool) -> None:
+async def test_a_slow_loader_never_resurrects_a_deleted_key(aioredpat_conn: RedisPool) -> None:
     release = asyncio.Event()
     calls = 0
 
@@ -125,27 +125,27 @@ async def test_a_slow_loader_never_resurrects_a_deleted_key(redis_conn: RedisPoo
         await release.wait()
         return User(id=1, name=f"load {calls}")
 
-    cache = CacheAside(redis_conn, namespace="users", ttl=60, model=User, loader=slow)
+    cache = CacheAside(aioredpat_conn, namespace="users", ttl=60, model=User, loader=slow)
     await cache.set("u-1", User(id=1, name="stored"))
-    await redis_conn.client.delete("users:{u-1}:v")  # expired, say
+    await aioredpat_conn.client.delete("users:{u-1}:v")  # expired, say
     reader = asyncio.create_task(cache.get("u-1"))
-    await eventually(lambda: redis_conn.client.exists("users:{u-1}:lease"))
+    await eventually(lambda: aioredpat_conn.client.exists("users:{u-1}:lease"))
     await cache.delete("u-1")
     release.set()
     await reader
-    assert await redis_conn.client.exists("users:{u-1}:v") == 0
+    assert await aioredpat_conn.client.exists("users:{u-1}:v") == 0
 
 
-async def test_tags_invalidate_members_of_different_ttls(redis_conn: RedisPool) -> None:
+async def test_tags_invalidate_members_of_different_ttls(aioredpat_conn: RedisPool) -> None:
     source = Source()
-    cache = users(redis_conn, source)
+    cache = users(aioredpat_conn, source)
     await cache.set("u-1", User(id=1, name="a"), ttl=5, tags=["team:1"])
     await cache.set("u-2", User(id=2, name="b"), ttl=3600, tags=["team:1", "org:9"])
     await cache.set("u-3", User(id=3, name="c"), ttl=60, tags=["org:9"])
     await cache.set("u-4", User(id=4, name="d"), ttl=600)
     assert (await cache.get("u-2")).name == "b"
     await cache.invalidate_tags("team:1")
-    assert await users(redis_conn).get("u-1") is None  # invalidated: a miss
+    assert await users(aioredpat_conn).get("u-1") is None  # invalidated: a miss
     assert (await cache.get("u-1")).name == "user u-1"  # reloaded
     assert (await cache.get("u-2")).name == "user u-2"
     assert (await cache.get("u-3")).name == "c" and (await cache.get("u-4")).name == "d"
@@ -156,68 +156,72 @@ async def test_tags_invalidate_members_of_different_ttls(redis_conn: RedisPool) 
     assert (await cache.get("u-3")).name == "user u-3"
 
 
-async def test_invalidating_a_tag_costs_the_same_whatever_its_size(redis_conn: RedisPool) -> None:
-    cache = users(redis_conn)
+async def test_invalidating_a_tag_costs_the_same_whatever_its_size(
+    aioredpat_conn: RedisPool,
+) -> None:
+    cache = users(aioredpat_conn)
     for i in range(200):
         await cache.set(f"u-{i}", User(id=i, name="x"), tags=["big"])
-    await reset_command_counts(redis_conn)
+    await reset_command_counts(aioredpat_conn)
     await cache.invalidate_tags("big")
-    assert await commands(redis_conn) == {"set": 1}
+    assert await commands(aioredpat_conn) == {"set": 1}
     assert await cache.get_many(f"u-{i}" for i in range(200)) == {}
 
 
-async def test_a_lost_tag_version_invalidates_its_entries(redis_conn: RedisPool) -> None:
-    cache = users(redis_conn)
+async def test_a_lost_tag_version_invalidates_its_entries(aioredpat_conn: RedisPool) -> None:
+    cache = users(aioredpat_conn)
     await cache.set("u-1", User(id=1, name="a"), tags=["t"])
-    await redis_conn.client.delete("users:{~tags}:t")  # evicted under memory pressure
+    await aioredpat_conn.client.delete("users:{~tags}:t")  # evicted under memory pressure
     assert await cache.get("u-1") is None
 
 
-async def test_corrupted_entries_are_misses(redis_conn: RedisPool, caplog) -> None:
+async def test_corrupted_entries_are_misses(aioredpat_conn: RedisPool, caplog) -> None:
     source = Source()
-    cache = users(redis_conn, source)
-    await redis_conn.client.set("users:{u-1}:v", b"\x00garbage", ex=60)
-    await redis_conn.client.set("users:{u-2}:v", b"ar1|v|0|0|\n{not json", ex=60)
-    await redis_conn.client.set("users:{u-3}:v", b'ar1|v|0|0|\n{"id": "x"}', ex=60)
+    cache = users(aioredpat_conn, source)
+    await aioredpat_conn.client.set("users:{u-1}:v", b"\x00garbage", ex=60)
+    await aioredpat_conn.client.set("users:{u-2}:v", b"ar1|v|0|0|\n{not json", ex=60)
+    await aioredpat_conn.client.set("users:{u-3}:v", b'ar1|v|0|0|\n{"id": "x"}', ex=60)
     with caplog.at_level(logging.WARNING, logger="aioredpat"):
         for key in ("u-1", "u-2", "u-3"):
             assert (await cache.get(key)).name == f"user {key}"
             assert (await cache.get(key)).name == f"user {key}"  # replaced: now a hit
     assert source.calls == {"u-1": 1, "u-2": 1, "u-3": 1}
     assert len([r for r in caplog.records if "cannot be decoded" in r.message]) == 3
-    await redis_conn.client.set("users:{u-4}:v", b"junk", ex=60)
-    assert await users(redis_conn).get("u-4") is None
-    assert await users(redis_conn).get_many(["u-4"]) == {}
+    await aioredpat_conn.client.set("users:{u-4}:v", b"junk", ex=60)
+    assert await users(aioredpat_conn).get("u-4") is None
+    assert await users(aioredpat_conn).get_many(["u-4"]) == {}
 
 
-async def test_negative_ttl_remembers_none(redis_conn: RedisPool) -> None:
+async def test_negative_ttl_remembers_none(aioredpat_conn: RedisPool) -> None:
     source = Source()
-    remembering = users(redis_conn, source, negative_ttl=30)
+    remembering = users(aioredpat_conn, source, negative_ttl=30)
     assert await remembering.get("missing-1") is None
     assert await remembering.get("missing-1") is None
     assert source.calls["missing-1"] == 1
-    forgetting = CacheAside(redis_conn, namespace="other", ttl=60, model=User, loader=source.load)
+    forgetting = CacheAside(
+        aioredpat_conn, namespace="other", ttl=60, model=User, loader=source.load
+    )
     assert await forgetting.get("missing-2") is None
     assert await forgetting.get("missing-2") is None
     assert source.calls["missing-2"] == 2
-    assert 0 < await redis_conn.client.pttl("users:{missing-1}:v") <= 30_000
+    assert 0 < await aioredpat_conn.client.pttl("users:{missing-1}:v") <= 30_000
 
 
-async def test_get_many_is_one_mget_per_slot_group(redis_conn: RedisPool) -> None:
-    cache = users(redis_conn)
+async def test_get_many_is_one_mget_per_slot_group(aioredpat_conn: RedisPool) -> None:
+    cache = users(aioredpat_conn)
     for i in range(10):
         await cache.set(f"u-{i}", User(id=i, name=str(i)))
-    await reset_command_counts(redis_conn)
+    await reset_command_counts(aioredpat_conn)
     found = await cache.get_many([f"u-{i}" for i in range(12)])
     assert found == {f"u-{i}": User(id=i, name=str(i)) for i in range(10)}
     slots = {key_slot(f"users:{{u-{i}}}:v".encode()) for i in range(12)}
-    expected = len(slots) if redis_conn.is_cluster else 1
-    assert await commands(redis_conn) == {"mget": expected}
+    expected = len(slots) if aioredpat_conn.is_cluster else 1
+    assert await commands(aioredpat_conn) == {"mget": expected}
 
 
-async def test_get_many_loads_the_misses(redis_conn: RedisPool) -> None:
+async def test_get_many_loads_the_misses(aioredpat_conn: RedisPool) -> None:
     source = Source()
-    cache = users(redis_conn, source)
+    cache = users(aioredpat_conn, source)
     await cache.set("u-1", User(id=1, name="cached"))
     found = await cache.get_many(["u-1", "u-2", "missing-3", 4])
     assert found == {"u-1": User(id=1, name="cached"), "u-2": User(id=2, name="user u-2"),
@@ -225,9 +229,9 @@ async def test_get_many_loads_the_misses(redis_conn: RedisPool) -> None:
     assert source.calls == {"u-2": 1, "missing-3": 1, "4": 1}
 
 
-async def test_every_key_written_has_a_ttl(redis_conn: RedisPool) -> None:
+async def test_every_key_written_has_a_ttl(aioredpat_conn: RedisPool) -> None:
     source = Source(delay=0.05)
-    cache = users(redis_conn, source, negative_ttl=10, stale_ttl=5, early_refresh=1.0)
+    cache = users(aioredpat_conn, source, negative_ttl=10, stale_ttl=5, early_refresh=1.0)
     await cache.set("u-1", User(id=1, name="a"), tags=["t1", "t2"])
     await asyncio.gather(*(cache.get(f"u-{i % 5}") for i in range(20)))
     await cache.get("missing-1")
@@ -241,29 +245,29 @@ async def test_every_key_written_has_a_ttl(redis_conn: RedisPool) -> None:
         return User(id=9, name="late")
 
     loading = asyncio.create_task(cache.get("u-9", loader=waits))
-    other = users(redis_conn, source)
+    other = users(aioredpat_conn, source)
     waiting = asyncio.create_task(other.get("u-9", loader=waits))
-    await eventually(lambda: redis_conn.client.exists("users:{u-9}:w"))
-    assert await keys_without_ttl(redis_conn) == []
+    await eventually(lambda: aioredpat_conn.client.exists("users:{u-9}:w"))
+    assert await keys_without_ttl(aioredpat_conn) == []
     held.set()
     await asyncio.gather(loading, waiting)
-    assert await keys_without_ttl(redis_conn) == []
+    assert await keys_without_ttl(aioredpat_conn) == []
 
 
 async def test_waiters_load_themselves_when_the_lease_holder_is_gone(
-    redis_conn: RedisPool,
+    aioredpat_conn: RedisPool,
 ) -> None:
     source = Source()
-    cache = users(redis_conn, source, lease_ttl=0.5)
+    cache = users(aioredpat_conn, source, lease_ttl=0.5)
     # a process took the lease and died: nobody will fill the entry or tell the waiters
-    await redis_conn.client.set("users:{u-1}:lease", "dead-process", px=60_000)
+    await aioredpat_conn.client.set("users:{u-1}:lease", "dead-process", px=60_000)
     assert (await cache.get("u-1")).name == "user u-1"
     assert source.calls["u-1"] == 1
 
 
-async def test_a_cancelled_caller_leaves_the_load_to_the_others(redis_conn: RedisPool) -> None:
+async def test_a_cancelled_caller_leaves_the_load_to_the_others(aioredpat_conn: RedisPool) -> None:
     source = Source(delay=0.3)
-    cache = users(redis_conn, source)
+    cache = users(aioredpat_conn, source)
     first = asyncio.create_task(cache.get("u-5"))
     second = asyncio.create_task(cache.get("u-5"))
     await eventually(lambda: source.calls["u-5"] == 1)
@@ -272,11 +276,11 @@ async def test_a_cancelled_caller_leaves_the_load_to_the_others(redis_conn: Redi
         await first
     assert (await second).id == 5
     assert source.calls["u-5"] == 1
-    assert await redis_conn.client.exists("users:{u-5}:lease") == 0
-    assert (await users(redis_conn).get("u-5")).id == 5  # stored despite the cancel
+    assert await aioredpat_conn.client.exists("users:{u-5}:lease") == 0
+    assert (await users(aioredpat_conn).get("u-5")).id == 5  # stored despite the cancel
 
 
-async def test_early_refresh_refreshes_in_the_background(redis_conn: RedisPool) -> None:
+async def test_early_refresh_refreshes_in_the_background(aioredpat_conn: RedisPool) -> None:
     gate = asyncio.Event()
     loads = 0
 
@@ -288,7 +292,7 @@ async def test_early_refresh_refreshes_in_the_background(redis_conn: RedisPool) 
         await asyncio.sleep(0.05)
         return User(id=1, name=f"version {loads}")
 
-    cache = CacheAside(redis_conn, namespace="users", ttl=2, model=User, loader=loader,
+    cache = CacheAside(aioredpat_conn, namespace="users", ttl=2, model=User, loader=loader,
                        early_refresh=100.0)  # fmt: skip
     assert (await cache.get("u-1")).name == "version 1"
 
@@ -303,12 +307,12 @@ async def test_early_refresh_refreshes_in_the_background(redis_conn: RedisPool) 
     gate.set()
 
     async def refreshed() -> bool:
-        return (await users(redis_conn).get("u-1")).name != "version 1"
+        return (await users(aioredpat_conn).get("u-1")).name != "version 1"
 
     await eventually(refreshed)
 
 
-async def test_stale_while_revalidate_serves_stale_then_fresh(redis_conn: RedisPool) -> None:
+async def test_stale_while_revalidate_serves_stale_then_fresh(aioredpat_conn: RedisPool) -> None:
     version = 0
 
     async def loader(key: str) -> User:
@@ -316,7 +320,7 @@ async def test_stale_while_revalidate_serves_stale_then_fresh(redis_conn: RedisP
         version += 1
         return User(id=1, name=f"version {version}")
 
-    cache = CacheAside(redis_conn, namespace="users", ttl=0.2, stale_ttl=60, model=User,
+    cache = CacheAside(aioredpat_conn, namespace="users", ttl=0.2, stale_ttl=60, model=User,
                        loader=loader)  # fmt: skip
     assert (await cache.get("u-1")).name == "version 1"
     await asyncio.sleep(0.3)  # past ttl: stale, still stored for stale_ttl
@@ -328,8 +332,8 @@ async def test_stale_while_revalidate_serves_stale_then_fresh(redis_conn: RedisP
     await eventually(refreshed)
 
 
-async def test_fail_open_serves_from_the_loader(redis_server_factory, caplog) -> None:
-    server = redis_server_factory()
+async def test_fail_open_serves_from_the_loader(aioredpat_server_factory, caplog) -> None:
+    server = aioredpat_server_factory()
     source = Source()
     async with RedisPool.from_url(server.url, retries=0, socket_connect_timeout=1) as pool:
         strict = users(pool, source)
@@ -350,7 +354,7 @@ async def test_fail_open_serves_from_the_loader(redis_server_factory, caplog) ->
         server.start()
 
 
-def test_bad_configuration_fails_at_construction(redis_pool: RedisPool) -> None:
+def test_bad_configuration_fails_at_construction(aioredpat_pool: RedisPool) -> None:
     for options, word in [
         ({"ttl": 0}, "ttl"),
         ({"ttl": 10, "negative_ttl": -1}, "negative_ttl"),
@@ -361,11 +365,11 @@ def test_bad_configuration_fails_at_construction(redis_pool: RedisPool) -> None:
         ({"ttl": 10, "namespace": "a{b}"}, "namespace"),
     ]:
         with pytest.raises(ConfigurationError, match=word):
-            CacheAside(redis_pool, **{"namespace": "n", **options})
+            CacheAside(aioredpat_pool, **{"namespace": "n", **options})
 
 
-async def test_bad_arguments_name_what_was_wrong(redis_pool: RedisPool) -> None:
-    cache = users(redis_pool, max_ttl=3600)
+async def test_bad_arguments_name_what_was_wrong(aioredpat_pool: RedisPool) -> None:
+    cache = users(aioredpat_pool, max_ttl=3600)
     with pytest.raises(ConfigurationError, match="max_ttl"):
         await cache.set("u-1", User(id=1, name="a"), ttl=7200)
     with pytest.raises(ConfigurationError, match="tags"):
@@ -374,19 +378,21 @@ async def test_bad_arguments_name_what_was_wrong(redis_pool: RedisPool) -> None:
         await cache.get(1.5)
 
 
-async def test_concurrent_hits_of_one_key_share_a_get(redis_conn: RedisPool) -> None:
-    cache = users(redis_conn)
+async def test_concurrent_hits_of_one_key_share_a_get(aioredpat_conn: RedisPool) -> None:
+    cache = users(aioredpat_conn)
     await cache.set("u-1", User(id=1, name="hot"))
-    await reset_command_counts(redis_conn)
+    await reset_command_counts(aioredpat_conn)
     results = await asyncio.gather(*(cache.get("u-1") for _ in range(50)))
     assert results == [User(id=1, name="hot")] * 50
     assert results[0] is not results[1]  # each caller decodes its own instance
-    gets = (await commands(redis_conn))["get"]
+    gets = (await commands(aioredpat_conn))["get"]
     assert 1 <= gets < 50
 
 
-async def test_a_read_after_a_local_write_never_shares_an_older_get(redis_conn: RedisPool) -> None:
-    cache = users(redis_conn)
+async def test_a_read_after_a_local_write_never_shares_an_older_get(
+    aioredpat_conn: RedisPool,
+) -> None:
+    cache = users(aioredpat_conn)
     await cache.set("u-1", User(id=1, name="old"))
     early = asyncio.create_task(cache.get("u-1"))
     await asyncio.sleep(0)  # its GET is on the wire
@@ -396,9 +402,9 @@ async def test_a_read_after_a_local_write_never_shares_an_older_get(redis_conn: 
 
 
 async def test_a_cancelled_reader_does_not_fail_those_sharing_its_get(
-    redis_conn: RedisPool,
+    aioredpat_conn: RedisPool,
 ) -> None:
-    cache = users(redis_conn)
+    cache = users(aioredpat_conn)
     await cache.set("u-1", User(id=1, name="a"))
     first = asyncio.create_task(cache.get("u-1"))
     await asyncio.sleep(0)

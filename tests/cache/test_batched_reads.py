@@ -55,46 +55,46 @@ def _reader(pool: RedisPool, kind: str) -> tuple[Any, Callable[[int], Awaitable[
 
 
 @pytest.mark.parametrize("kind", ["aside", "through", "behind", "cached"])
-async def test_concurrent_reads_leave_together(redis_conn: RedisPool, kind: str) -> None:
-    cache, read = _reader(redis_conn, kind)
+async def test_concurrent_reads_leave_together(aioredpat_conn: RedisPool, kind: str) -> None:
+    cache, read = _reader(aioredpat_conn, kind)
     for i in range(200):
         if kind == "cached":
             await read(i)  # the function's first call fills its entry
         else:
             await cache.set(i, Item(id=i))
-    nodes = 3 if redis_conn.is_cluster else 1
-    await reset_command_counts(redis_conn)
-    before = await _connections_received(redis_conn)
+    nodes = 3 if aioredpat_conn.is_cluster else 1
+    await reset_command_counts(aioredpat_conn)
+    before = await _connections_received(aioredpat_conn)
     for _ in range(3):
         found = await asyncio.gather(*(read(i) for i in range(200)))
         assert found == [Item(id=i) for i in range(200)]
     # 600 reads, 200 at a time, one GET each: a read made while others are on the wire
     # waits for the next batch instead of taking a connection of its own (the pool has 64)
-    assert (await _connections_received(redis_conn)) - before <= 2 * nodes
-    assert (await commands(redis_conn))["get"] == 600
+    assert (await _connections_received(aioredpat_conn)) - before <= 2 * nodes
+    assert (await commands(aioredpat_conn))["get"] == 600
 
 
-async def test_get_many_joins_the_batch(redis_conn: RedisPool) -> None:
-    cache = CacheAside(redis_conn, namespace="gm", ttl=60, model=Item)
+async def test_get_many_joins_the_batch(aioredpat_conn: RedisPool) -> None:
+    cache = CacheAside(aioredpat_conn, namespace="gm", ttl=60, model=Item)
     for i in range(50):
         await cache.set(i, Item(id=i))
-    await reset_command_counts(redis_conn)
+    await reset_command_counts(aioredpat_conn)
     found = await asyncio.gather(
         *(cache.get_many(range(start, start + 10)) for start in range(0, 50, 10))
     )
     assert found == [{str(i): Item(id=i) for i in range(s, s + 10)} for s in range(0, 50, 10)]
-    assert "get" not in await commands(redis_conn)
+    assert "get" not in await commands(aioredpat_conn)
 
 
-async def test_a_cancelled_queued_read_is_never_sent(redis_standalone_url: str) -> None:
-    async with RedisPool.from_url(redis_standalone_url, max_connections=1) as pool:
+async def test_a_cancelled_queued_read_is_never_sent(aioredpat_redis_url: str) -> None:
+    async with RedisPool.from_url(aioredpat_redis_url, max_connections=1) as pool:
         await pool.client.flushall()
         cache = CacheAside(pool, namespace="cq", ttl=60, model=Item)
         for i in range(6):
             await cache.set(i, Item(id=i))
         await reset_command_counts(pool)
         holder = asyncio.create_task(pool.client.blpop(["cq:gate"], timeout=0))
-        async with Redis.from_url(redis_standalone_url) as other:
+        async with Redis.from_url(aioredpat_redis_url) as other:
 
             async def blocked() -> bool:
                 listed = await other.client_list()
@@ -116,8 +116,8 @@ async def test_a_cancelled_queued_read_is_never_sent(redis_standalone_url: str) 
         assert (await commands(pool))["get"] == 4
 
 
-async def test_a_dead_node_fails_only_its_own_reads(redis_cluster_factory) -> None:
-    cluster = redis_cluster_factory(args=["--cluster-require-full-coverage", "no"])
+async def test_a_dead_node_fails_only_its_own_reads(aioredpat_cluster_factory) -> None:
+    cluster = aioredpat_cluster_factory(args=["--cluster-require-full-coverage", "no"])
     masters = cluster.nodes[: cluster.masters]
     async with RedisPool.cluster([m.url for m in masters], retries=0) as pool:
         cache = CacheAside(pool, namespace="dn", ttl=600, model=Item)

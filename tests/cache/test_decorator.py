@@ -20,10 +20,10 @@ class Query:
     limit: int
 
 
-async def test_results_are_cached_per_arguments(redis_conn: RedisPool) -> None:
+async def test_results_are_cached_per_arguments(aioredpat_conn: RedisPool) -> None:
     calls: list[tuple[int, str]] = []
 
-    @cached(redis_conn, namespace="users", ttl=60)
+    @cached(aioredpat_conn, namespace="users", ttl=60)
     async def get_user(user_id: int, greeting: str = "hi") -> User:
         calls.append((user_id, greeting))
         await asyncio.sleep(0.05)
@@ -39,10 +39,10 @@ async def test_results_are_cached_per_arguments(redis_conn: RedisPool) -> None:
     assert calls == [(1, "hi"), (1, "yo"), (1, "hi")]
 
 
-async def test_structured_arguments_make_stable_keys(redis_conn: RedisPool) -> None:
+async def test_structured_arguments_make_stable_keys(aioredpat_conn: RedisPool) -> None:
     calls = 0
 
-    @cached(redis_conn, namespace="reports", ttl=60)
+    @cached(aioredpat_conn, namespace="reports", ttl=60)
     async def report(query: Query) -> list[int]:
         nonlocal calls
         calls += 1
@@ -55,10 +55,10 @@ async def test_structured_arguments_make_stable_keys(redis_conn: RedisPool) -> N
     assert calls == 2
 
 
-async def test_a_custom_key_function(redis_conn: RedisPool) -> None:
+async def test_a_custom_key_function(aioredpat_conn: RedisPool) -> None:
     calls = 0
 
-    @cached(redis_conn, namespace="n", ttl=60, model=int, key=lambda a, b: f"sum:{a + b}")
+    @cached(aioredpat_conn, namespace="n", ttl=60, model=int, key=lambda a, b: f"sum:{a + b}")
     async def add(a: int, b: int):
         nonlocal calls
         calls += 1
@@ -66,24 +66,24 @@ async def test_a_custom_key_function(redis_conn: RedisPool) -> None:
 
     assert await add(1, 2) == 3 and await add(2, 1) == 3
     assert calls == 1
-    assert await redis_conn.client.exists("n:{sum:3}:v") == 1
+    assert await aioredpat_conn.client.exists("n:{sum:3}:v") == 1
 
 
-def test_only_async_functions(redis_pool: RedisPool) -> None:
+def test_only_async_functions(aioredpat_pool: RedisPool) -> None:
     with pytest.raises(ConfigurationError, match="async def"):
 
-        @cached(redis_pool, namespace="n", ttl=1)
+        @cached(aioredpat_pool, namespace="n", ttl=1)
         def plain() -> int:
             return 1
 
 
-async def test_a_model_defined_in_a_function_types_the_values(redis_conn: RedisPool) -> None:
+async def test_a_model_defined_in_a_function_types_the_values(aioredpat_conn: RedisPool) -> None:
     # this module uses `from __future__ import annotations`: the return annotation is the
     # string "Local", resolved in the function that applied the decorator
     class Local(pydantic.BaseModel):
         id: int
 
-    @cached(redis_conn, namespace="local", ttl=60)
+    @cached(aioredpat_conn, namespace="local", ttl=60)
     async def fetch(item: int) -> Local:
         return {"id": item}  # type: ignore[return-value]  # a row, validated to the model
 
@@ -93,9 +93,9 @@ async def test_a_model_defined_in_a_function_types_the_values(redis_conn: RedisP
     assert isinstance(again, Local) and again == first
 
 
-async def test_an_unresolvable_return_annotation_is_refused(redis_conn: RedisPool) -> None:
+async def test_an_unresolvable_return_annotation_is_refused(aioredpat_conn: RedisPool) -> None:
     def make() -> None:
-        @cached(redis_conn, namespace="unknown", ttl=60)
+        @cached(aioredpat_conn, namespace="unknown", ttl=60)
         async def fetch(item: int) -> Missing:  # type: ignore[name-defined]  # noqa: F821
             return None
 

@@ -21,11 +21,11 @@ class User(pydantic.BaseModel):
     name: str
 
 
-def _second_pool(redis_conn: RedisPool, request: pytest.FixtureRequest) -> RedisPool:
+def _second_pool(aioredpat_conn: RedisPool, request: pytest.FixtureRequest) -> RedisPool:
     """Another client of the same server(s): what another process would be to Redis."""
-    if redis_conn.is_cluster:
-        return RedisPool.cluster(request.getfixturevalue("redis_cluster").urls)
-    return RedisPool.from_url(request.getfixturevalue("redis_standalone_url"))
+    if aioredpat_conn.is_cluster:
+        return RedisPool.cluster(request.getfixturevalue("aioredpat_cluster").urls)
+    return RedisPool.from_url(request.getfixturevalue("aioredpat_redis_url"))
 
 
 async def _ready(cache: CacheAside, key: str) -> None:
@@ -48,25 +48,25 @@ async def _tracking_clients(pool: RedisPool) -> list[dict]:
     return [c for c in found if "t" in c["flags"]]
 
 
-async def test_a_hit_is_answered_from_memory(redis_conn: RedisPool) -> None:
+async def test_a_hit_is_answered_from_memory(aioredpat_conn: RedisPool) -> None:
     near = NearCache()
-    cache = CacheAside(redis_conn, namespace="users", ttl=60, model=User, near_cache=near)
+    cache = CacheAside(aioredpat_conn, namespace="users", ttl=60, model=User, near_cache=near)
     await cache.set(1, User(id=1, name="ada"))
     await _ready(cache, 1)
     assert await cache.get(1) == User(id=1, name="ada")  # read from Redis, remembered
-    await reset_command_counts(redis_conn)
+    await reset_command_counts(aioredpat_conn)
     hits = near.hits
     for _ in range(10):
         assert await cache.get(1) == User(id=1, name="ada")
     assert near.hits == hits + 10
-    assert await commands(redis_conn) == {}  # not one command sent
+    assert await commands(aioredpat_conn) == {}  # not one command sent
 
 
 @pytest.mark.parametrize("change", ["set", "delete", "expire", "tag"])
-async def test_another_clients_change_is_seen(redis_conn: RedisPool, request, change) -> None:
+async def test_another_clients_change_is_seen(aioredpat_conn: RedisPool, request, change) -> None:
     near = NearCache()
-    cache = CacheAside(redis_conn, namespace="users", ttl=60, model=User, near_cache=near)
-    async with _second_pool(redis_conn, request) as other:
+    cache = CacheAside(aioredpat_conn, namespace="users", ttl=60, model=User, near_cache=near)
+    async with _second_pool(aioredpat_conn, request) as other:
         writer = CacheAside(other, namespace="users", ttl=60, model=User)
         await writer.set(1, User(id=1, name="ada"), tags=["team"])
         await _ready(cache, 1)
@@ -95,11 +95,11 @@ async def _returns(cache: CacheAside, key: object, expected: object) -> bool:
 
 
 async def test_a_change_by_another_process_is_seen(
-    redis_pool: RedisPool, redis_standalone_url: str
+    aioredpat_pool: RedisPool, aioredpat_redis_url: str
 ) -> None:
-    url = redis_standalone_url
+    url = aioredpat_redis_url
     near = NearCache()
-    cache = CacheAside(redis_pool, namespace="users", ttl=60, model=User, near_cache=near)
+    cache = CacheAside(aioredpat_pool, namespace="users", ttl=60, model=User, near_cache=near)
     await cache.set(1, User(id=1, name="ada"))
     await _ready(cache, 1)
     assert await cache.get(1) == User(id=1, name="ada")
@@ -117,8 +117,8 @@ async def test_a_change_by_another_process_is_seen(
     await eventually(lambda: _returns(cache, 1, User(id=1, name="cy")))
 
 
-async def test_through_sentinel(redis_sentinel) -> None:
-    pool = RedisPool.sentinel(redis_sentinel.sentinels, redis_sentinel.service_name)
+async def test_through_sentinel(aioredpat_sentinel) -> None:
+    pool = RedisPool.sentinel(aioredpat_sentinel.sentinels, aioredpat_sentinel.service_name)
     async with pool:
         near = NearCache()
         cache = CacheAside(pool, namespace="users", ttl=60, model=User, near_cache=near)
@@ -127,13 +127,13 @@ async def test_through_sentinel(redis_sentinel) -> None:
         await cache.get(1)
         hits = near.hits
         assert await cache.get(1) == User(id=1, name="ada") and near.hits == hits + 1
-        await asyncio.to_thread(redis_sentinel.master.command, "DEL", "users:{1}:v")
+        await asyncio.to_thread(aioredpat_sentinel.master.command, "DEL", "users:{1}:v")
         await eventually(lambda: _returns(cache, 1, None))
 
 
-async def test_own_writes_are_read_back_at_once(redis_conn: RedisPool) -> None:
+async def test_own_writes_are_read_back_at_once(aioredpat_conn: RedisPool) -> None:
     near = NearCache()
-    cache = CacheAside(redis_conn, namespace="users", ttl=60, model=User, near_cache=near)
+    cache = CacheAside(aioredpat_conn, namespace="users", ttl=60, model=User, near_cache=near)
     await cache.set(1, User(id=1, name="ada"))
     await _ready(cache, 1)
     await cache.get(1)
@@ -148,18 +148,18 @@ async def test_own_writes_are_read_back_at_once(redis_conn: RedisPool) -> None:
     assert await cache.get(2) is None
 
 
-async def test_never_served_past_the_entrys_freshness(redis_conn: RedisPool) -> None:
+async def test_never_served_past_the_entrys_freshness(aioredpat_conn: RedisPool) -> None:
     near = NearCache()
-    cache = CacheAside(redis_conn, namespace="users", ttl=60, model=User, near_cache=near)
+    cache = CacheAside(aioredpat_conn, namespace="users", ttl=60, model=User, near_cache=near)
     await _ready(cache, 0)
     await cache.set(1, User(id=1, name="ada"), ttl=0.5)
     assert await cache.get(1) == User(id=1, name="ada")
     await eventually(lambda: _returns(cache, 1, None))
 
 
-async def test_memory_is_bounded_least_recently_used_out_first(redis_conn: RedisPool) -> None:
+async def test_memory_is_bounded_least_recently_used_out_first(aioredpat_conn: RedisPool) -> None:
     near = NearCache(max_entries=10)
-    cache = CacheAside(redis_conn, namespace="users", ttl=60, model=User, near_cache=near)
+    cache = CacheAside(aioredpat_conn, namespace="users", ttl=60, model=User, near_cache=near)
     for i in range(50):
         await cache.set(i, User(id=i, name=str(i)))
     await _ready(cache, 0)
@@ -175,11 +175,11 @@ async def test_memory_is_bounded_least_recently_used_out_first(redis_conn: Redis
 
 
 async def test_a_lost_invalidation_connection_drops_every_copy(
-    redis_conn: RedisPool, request
+    aioredpat_conn: RedisPool, request
 ) -> None:
     near = NearCache()
-    cache = CacheAside(redis_conn, namespace="users", ttl=60, model=User, near_cache=near)
-    async with _second_pool(redis_conn, request) as other:
+    cache = CacheAside(aioredpat_conn, namespace="users", ttl=60, model=User, near_cache=near)
+    async with _second_pool(aioredpat_conn, request) as other:
         writer = CacheAside(other, namespace="users", ttl=60, model=User)
         for i in range(5):
             await writer.set(i, User(id=i, name="old"))
@@ -210,8 +210,8 @@ async def _kill(pool: RedisPool, client_info: dict) -> None:
         await pool.client.execute_command("CLIENT", "KILL", "ID", client_info["id"])
 
 
-async def test_a_paused_server_stops_serving_from_memory(redis_server_factory) -> None:
-    server = redis_server_factory()
+async def test_a_paused_server_stops_serving_from_memory(aioredpat_server_factory) -> None:
+    server = aioredpat_server_factory()
     async with RedisPool.from_url(server.url, socket_timeout=0.5) as pool:
         near = NearCache()
         cache = CacheAside(pool, namespace="users", ttl=60, model=User, near_cache=near)
@@ -231,19 +231,19 @@ async def test_a_paused_server_stops_serving_from_memory(redis_server_factory) -
         assert await cache.get(1) == User(id=1, name="ada")
 
 
-async def test_an_invalidation_during_a_read_wins(redis_conn: RedisPool, request) -> None:
+async def test_an_invalidation_during_a_read_wins(aioredpat_conn: RedisPool, request) -> None:
     """The interleaving: the read registers and leaves, the key changes and its
     invalidation arrives, then the read's (older) value comes back: not remembered."""
     near = NearCache()
-    cache = CacheAside(redis_conn, namespace="users", ttl=60, model=User, near_cache=near)
-    async with _second_pool(redis_conn, request) as other:
+    cache = CacheAside(aioredpat_conn, namespace="users", ttl=60, model=User, near_cache=near)
+    async with _second_pool(aioredpat_conn, request) as other:
         writer = CacheAside(other, namespace="users", ttl=60, model=User)
         await writer.set(1, User(id=1, name="old"))
         await _ready(cache, 0)
         key = "users:{1}:v"
         read = near.begin(key)
         assert read is not None
-        data = await redis_conn.client.get(key)  # the read's reply: "old"
+        data = await aioredpat_conn.client.get(key)  # the read's reply: "old"
         invalidations = near.invalidations
         await writer.set(1, User(id=1, name="new"))
         await eventually(lambda: read.spoiled)  # the invalidation arrived meanwhile
@@ -254,11 +254,11 @@ async def test_an_invalidation_during_a_read_wins(redis_conn: RedisPool, request
 
 
 async def test_concurrent_reads_and_writes_settle_on_the_last_value(
-    redis_conn: RedisPool, request
+    aioredpat_conn: RedisPool, request
 ) -> None:
     near = NearCache()
-    cache = CacheAside(redis_conn, namespace="users", ttl=60, model=User, near_cache=near)
-    async with _second_pool(redis_conn, request) as other:
+    cache = CacheAside(aioredpat_conn, namespace="users", ttl=60, model=User, near_cache=near)
+    async with _second_pool(aioredpat_conn, request) as other:
         writer = CacheAside(other, namespace="users", ttl=60, model=User)
         await writer.set(1, User(id=1, name="0"))
         await _ready(cache, 1)
@@ -279,8 +279,8 @@ async def test_concurrent_reads_and_writes_settle_on_the_last_value(
             assert await cache.get(1) == User(id=1, name="199")
 
 
-async def test_closing_the_pool_stops_listening(redis_server_factory) -> None:
-    server = redis_server_factory()
+async def test_closing_the_pool_stops_listening(aioredpat_server_factory) -> None:
+    server = aioredpat_server_factory()
     pool = RedisPool.from_url(server.url)
     async with RedisPool.from_url(server.url) as observer:
         async with pool:
@@ -295,7 +295,7 @@ async def _no_tracking(pool: RedisPool) -> bool:
     return not await _tracking_clients(pool)
 
 
-async def test_write_through_and_cached_take_a_near_cache(redis_conn: RedisPool) -> None:
+async def test_write_through_and_cached_take_a_near_cache(aioredpat_conn: RedisPool) -> None:
     rows: dict[str, User] = {"1": User(id=1, name="ada")}
 
     async def load(key: str) -> User | None:
@@ -306,7 +306,7 @@ async def test_write_through_and_cached_take_a_near_cache(redis_conn: RedisPool)
 
     near = NearCache()
     cache = WriteThrough(
-        redis_conn, namespace="wt", ttl=60, model=User, loader=load, writer=write,
+        aioredpat_conn, namespace="wt", ttl=60, model=User, loader=load, writer=write,
         near_cache=near,
     )  # fmt: skip
     await _ready(cache, 1)
@@ -318,7 +318,7 @@ async def test_write_through_and_cached_take_a_near_cache(redis_conn: RedisPool)
     calls = 0
     near_fn = NearCache()
 
-    @cached(redis_conn, namespace="fn", ttl=60, near_cache=near_fn)
+    @cached(aioredpat_conn, namespace="fn", ttl=60, near_cache=near_fn)
     async def square(n: int) -> int:
         nonlocal calls
         calls += 1
@@ -335,12 +335,12 @@ async def _square_hit(square, near: NearCache) -> bool:
     return near.hits > hits
 
 
-async def test_misuse(redis_conn: RedisPool) -> None:
+async def test_misuse(aioredpat_conn: RedisPool) -> None:
     with pytest.raises(ConfigurationError, match="max_entries"):
         NearCache(max_entries=0)
     with pytest.raises(ConfigurationError, match="near_cache must be a NearCache"):
-        CacheAside(redis_conn, namespace="a", ttl=1, near_cache={})  # type: ignore[arg-type]
+        CacheAside(aioredpat_conn, namespace="a", ttl=1, near_cache={})  # type: ignore[arg-type]
     near = NearCache()
-    CacheAside(redis_conn, namespace="a", ttl=1, near_cache=near)
+    CacheAside(aioredpat_conn, namespace="a", ttl=1, near_cache=near)
     with pytest.raises(ConfigurationError, match="its own NearCache"):
-        CacheAside(redis_conn, namespace="b", ttl=1, near_cache=near)
+        CacheAside(aioredpat_conn, namespace="b", ttl=1, near_cache=near)

@@ -59,20 +59,20 @@ async def queued(pool: RedisPool, wb: WriteBehind) -> int:
     return sum([await pool.client.xlen(wb._queue(shard)) for shard in range(wb.shards)])
 
 
-async def test_set_is_one_round_trip_and_readable_at_once(redis_conn: RedisPool) -> None:
-    wb = behind(redis_conn, Recorder())
+async def test_set_is_one_round_trip_and_readable_at_once(aioredpat_conn: RedisPool) -> None:
+    wb = behind(aioredpat_conn, Recorder())
     await wb.set("page:0", 0)  # the server learns the script
-    await reset_command_counts(redis_conn)
+    await reset_command_counts(aioredpat_conn)
     entry_id = await wb.set("page:1", 5)
-    assert await commands(redis_conn) == {"evalsha": 1, "set": 1, "xadd": 1}  # one script
+    assert await commands(aioredpat_conn) == {"evalsha": 1, "set": 1, "xadd": 1}  # one script
     assert isinstance(entry_id, str) and "-" in entry_id
     assert await wb.get("page:1") == 5
     assert await wb.get("page:2") is None
 
 
-async def test_batches_coalesce_each_key_to_its_latest_value(redis_conn: RedisPool) -> None:
+async def test_batches_coalesce_each_key_to_its_latest_value(aioredpat_conn: RedisPool) -> None:
     recorder = Recorder()
-    wb = behind(redis_conn, recorder, batch_size=100, flush_interval=0.2)
+    wb = behind(aioredpat_conn, recorder, batch_size=100, flush_interval=0.2)
     for i in range(30):
         await wb.set(f"k{i % 5}", i)
     await wb.delete("k4")
@@ -83,12 +83,12 @@ async def test_batches_coalesce_each_key_to_its_latest_value(redis_conn: RedisPo
         keys = [key for key, _ in batch]
         assert len(keys) == len(set(keys)) and len(batch) <= 100
     assert recorder.written() <= 5 * wb.shards  # 31 changes, at most one per key per shard
-    assert await queued(redis_conn, wb) == 0  # taken changes are trimmed
+    assert await queued(aioredpat_conn, wb) == 0  # taken changes are trimmed
 
 
-async def test_batches_hold_at_most_batch_size(redis_conn: RedisPool) -> None:
+async def test_batches_hold_at_most_batch_size(aioredpat_conn: RedisPool) -> None:
     recorder = Recorder()
-    wb = behind(redis_conn, recorder, batch_size=7)
+    wb = behind(aioredpat_conn, recorder, batch_size=7)
     async with wb:
         for i in range(50):
             await wb.set(f"key-{i}", i)
@@ -97,9 +97,9 @@ async def test_batches_hold_at_most_batch_size(redis_conn: RedisPool) -> None:
     assert all(1 <= len(batch) <= 7 for batch in recorder.batches)
 
 
-async def test_writes_of_one_key_reach_the_writer_in_order(redis_conn: RedisPool) -> None:
+async def test_writes_of_one_key_reach_the_writer_in_order(aioredpat_conn: RedisPool) -> None:
     recorder = Recorder()
-    wb = behind(redis_conn, recorder, batch_size=3, flush_interval=0.01)
+    wb = behind(aioredpat_conn, recorder, batch_size=3, flush_interval=0.01)
     seen: collections.defaultdict[str, list[int]] = collections.defaultdict(list)
     async with wb:
         for i in range(60):
@@ -115,23 +115,23 @@ async def test_writes_of_one_key_reach_the_writer_in_order(redis_conn: RedisPool
         assert values[-1] == max(i for i in range(60) if f"k{i % 4}" == key)
 
 
-async def test_a_failing_writer_is_retried_until_it_succeeds(redis_conn: RedisPool) -> None:
+async def test_a_failing_writer_is_retried_until_it_succeeds(aioredpat_conn: RedisPool) -> None:
     recorder = Recorder()
     recorder.fail_times = 12  # a database outage: every write fails for a while
-    wb = behind(redis_conn, recorder, max_backoff=0.2, max_attempts=2)
+    wb = behind(aioredpat_conn, recorder, max_backoff=0.2, max_attempts=2)
     async with wb:
         for i in range(20):
             await wb.set(f"key-{i}", i)
         await wb.flush()
     assert recorder.latest() == {f"key-{i}": i for i in range(20)}
     assert wb.dead_lettered == 0  # an outage dead-letters nothing
-    assert await redis_conn.client.exists("wb:dead") == 0
+    assert await aioredpat_conn.client.exists("wb:dead") == 0
 
 
-async def test_a_poison_change_is_isolated_and_dead_lettered(redis_conn: RedisPool) -> None:
+async def test_a_poison_change_is_isolated_and_dead_lettered(aioredpat_conn: RedisPool) -> None:
     recorder = Recorder()
     recorder.poison = {"bad"}
-    wb = behind(redis_conn, recorder, batch_size=8, max_attempts=3, max_backoff=0.05,
+    wb = behind(aioredpat_conn, recorder, batch_size=8, max_attempts=3, max_backoff=0.05,
                 shards=1)  # fmt: skip
     async with wb:
         await wb.set("bad", 666)
@@ -142,27 +142,27 @@ async def test_a_poison_change_is_isolated_and_dead_lettered(redis_conn: RedisPo
         await eventually(lambda: wb.dead_lettered == 1, bound=60)
         await wb.flush()
     assert recorder.latest() == {f"good-{i}": i for i in range(40)}
-    (dead,) = await redis_conn.client.xrange("wb:dead")
+    (dead,) = await aioredpat_conn.client.xrange("wb:dead")
     fields = dead[1]
     assert fields[b"k"] == b"bad" and fields[b"v"] == b"666" and fields[b"attempts"] == b"3"
     assert b"constraint violated" in fields[b"error"]
-    assert await queued(redis_conn, wb) == 0
+    assert await queued(aioredpat_conn, wb) == 0
 
 
-async def test_leaving_the_block_flushes(redis_conn: RedisPool) -> None:
+async def test_leaving_the_block_flushes(aioredpat_conn: RedisPool) -> None:
     recorder = Recorder()
-    wb = behind(redis_conn, recorder, flush_interval=30)  # only leaving makes it flush
+    wb = behind(aioredpat_conn, recorder, flush_interval=30)  # only leaving makes it flush
     async with wb:
         for i in range(5):
             await wb.set(f"key-{i}", i)
     assert recorder.latest() == {f"key-{i}": i for i in range(5)}
-    assert await queued(redis_conn, wb) == 0
+    assert await queued(aioredpat_conn, wb) == 0
 
 
-async def test_cancelling_the_owner_leaves_changes_pending(redis_conn: RedisPool) -> None:
+async def test_cancelling_the_owner_leaves_changes_pending(aioredpat_conn: RedisPool) -> None:
     stuck = Recorder()
     stuck.gate = asyncio.Event()  # the writer never returns
-    wb = behind(redis_conn, stuck, stop_timeout=0.3)
+    wb = behind(aioredpat_conn, stuck, stop_timeout=0.3)
 
     async def owner() -> None:
         async with wb:
@@ -175,23 +175,25 @@ async def test_cancelling_the_owner_leaves_changes_pending(redis_conn: RedisPool
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert await queued(redis_conn, wb) == 5  # nothing lost
+    assert await queued(aioredpat_conn, wb) == 5  # nothing lost
     recorder = Recorder()
-    async with behind(redis_conn, recorder) as again:
+    async with behind(aioredpat_conn, recorder) as again:
         await again.flush()
     assert recorder.latest() == {f"key-{i}": i for i in range(5)}
 
 
-async def test_a_killed_flusher_loses_no_write(redis_conn: RedisPool, request, tmp_path) -> None:
-    if redis_conn.is_cluster:
-        kind, urls = "cluster", ",".join(request.getfixturevalue("redis_cluster").urls)
+async def test_a_killed_flusher_loses_no_write(
+    aioredpat_conn: RedisPool, request, tmp_path
+) -> None:
+    if aioredpat_conn.is_cluster:
+        kind, urls = "cluster", ",".join(request.getfixturevalue("aioredpat_cluster").urls)
     else:
-        kind, urls = "standalone", request.getfixturevalue("redis_standalone_url")
+        kind, urls = "standalone", request.getfixturevalue("aioredpat_redis_url")
     path = tmp_path / "counters.db"
     async with aiosqlite.connect(path) as db:
         await db.execute("CREATE TABLE counters (key TEXT PRIMARY KEY, value INTEGER)")
         await db.commit()
-    producer = WriteBehind(redis_conn, namespace="wb", ttl=600, writer=Recorder().write,
+    producer = WriteBehind(aioredpat_conn, namespace="wb", ttl=600, writer=Recorder().write,
                            model=int)  # fmt: skip
     expected = {}
     for i in range(200):
@@ -201,7 +203,7 @@ async def test_a_killed_flusher_loses_no_write(redis_conn: RedisPool, request, t
     command = [sys.executable, "-m", "tests.cache._flusher", kind, urls, str(path)]
     flusher = await asyncio.create_subprocess_exec(*command, cwd=ROOT)
     try:
-        await eventually(lambda: redis_conn.client.get("{test}:batches-started"), bound=60)
+        await eventually(lambda: aioredpat_conn.client.get("{test}:batches-started"), bound=60)
     finally:
         flusher.send_signal(signal.SIGKILL)  # mid-batch: its writer sleeps 0.5 s
         await flusher.wait()
@@ -216,7 +218,7 @@ async def test_a_killed_flusher_loses_no_write(redis_conn: RedisPool, request, t
             )
             await db.commit()
 
-        rescuer = WriteBehind(redis_conn, namespace="wb", ttl=600, writer=write, model=int,
+        rescuer = WriteBehind(aioredpat_conn, namespace="wb", ttl=600, writer=write, model=int,
                               batch_size=10, flush_interval=0.05, claim_idle=1.0)  # fmt: skip
         async with rescuer:
             with anyio.fail_after(60):
@@ -226,11 +228,11 @@ async def test_a_killed_flusher_loses_no_write(redis_conn: RedisPool, request, t
     assert stored == expected
 
 
-async def test_a_flusher_already_running_takes_over(redis_conn: RedisPool) -> None:
+async def test_a_flusher_already_running_takes_over(aioredpat_conn: RedisPool) -> None:
     stuck, recorder = Recorder(), Recorder()
     stuck.gate = asyncio.Event()
-    first = behind(redis_conn, stuck, stop_timeout=0.2, shards=1)
-    second = behind(redis_conn, recorder, shards=1)
+    first = behind(aioredpat_conn, stuck, stop_timeout=0.2, shards=1)
+    second = behind(aioredpat_conn, recorder, shards=1)
     async with first:
         for i in range(5):
             await first.set(f"key-{i}", i)
@@ -238,15 +240,15 @@ async def test_a_flusher_already_running_takes_over(redis_conn: RedisPool) -> No
         # first now looks dead to the others: it holds its entries and stops renewing
         for lease in first._leases.values():
             lease.held = False
-        await redis_conn.client.delete(f"{first._shard_tag(0)}:owner")
+        await aioredpat_conn.client.delete(f"{first._shard_tag(0)}:owner")
         async with second:
             await second.flush()
     assert recorder.latest() == {f"key-{i}": i for i in range(5)}
 
 
-async def test_flushers_cover_every_shard(redis_cluster_pool: RedisPool) -> None:
+async def test_flushers_cover_every_shard(aioredpat_cluster_pool: RedisPool) -> None:
     recorder = Recorder()
-    wb = behind(redis_cluster_pool, recorder)
+    wb = behind(aioredpat_cluster_pool, recorder)
     assert wb.shards == 16
     slots = {key_slot(wb._queue(shard).encode()) for shard in range(wb.shards)}
     assert len(slots) == 16
@@ -257,7 +259,7 @@ async def test_flushers_cover_every_shard(redis_cluster_pool: RedisPool) -> None
     assert recorder.latest() == {f"user:{i}": i for i in range(100)}
 
 
-def test_bad_configuration(redis_pool: RedisPool) -> None:
+def test_bad_configuration(aioredpat_pool: RedisPool) -> None:
     async def writer(batch) -> None:
         pass
 
@@ -270,4 +272,4 @@ def test_bad_configuration(redis_pool: RedisPool) -> None:
         ({"shards": 0}, "shards"),
     ]:
         with pytest.raises(ConfigurationError, match=word):
-            WriteBehind(redis_pool, **{"namespace": "n", "ttl": 1, "writer": writer, **options})
+            WriteBehind(aioredpat_pool, **{"namespace": "n", "ttl": 1, "writer": writer, **options})

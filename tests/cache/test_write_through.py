@@ -65,29 +65,29 @@ def products(pool: RedisPool, catalogue: Catalogue, **options) -> WriteThrough[P
     )  # fmt: skip
 
 
-async def test_set_writes_the_database_then_the_cache(redis_conn, catalogue) -> None:
-    cache = products(redis_conn, catalogue)
+async def test_set_writes_the_database_then_the_cache(aioredpat_conn, catalogue) -> None:
+    cache = products(aioredpat_conn, catalogue)
     await cache.set("p1", Product(sku="p1", price=10))
     assert await catalogue.price("p1") == 10
     reads = catalogue.reads
     assert await cache.get("p1") == Product(sku="p1", price=10)
     assert catalogue.reads == reads  # served from the cache
-    assert await keys_without_ttl(redis_conn) == []
+    assert await keys_without_ttl(aioredpat_conn) == []
 
 
-async def test_a_failing_writer_leaves_the_cache_untouched(redis_conn, catalogue) -> None:
-    cache = products(redis_conn, catalogue)
+async def test_a_failing_writer_leaves_the_cache_untouched(aioredpat_conn, catalogue) -> None:
+    cache = products(aioredpat_conn, catalogue)
     await cache.set("p1", Product(sku="p1", price=10))
     with pytest.raises(ValueError, match="negative"):
         await cache.set("p1", Product(sku="p1", price=-1))
-    plain = CacheAside(redis_conn, namespace="products", ttl=60, model=Product)
+    plain = CacheAside(aioredpat_conn, namespace="products", ttl=60, model=Product)
     assert await plain.get("p1") == Product(sku="p1", price=10)
     assert await catalogue.price("p1") == 10
-    assert await keys_without_ttl(redis_conn) == []
+    assert await keys_without_ttl(aioredpat_conn) == []
 
 
-async def test_overlapping_writers_never_leave_the_loser_cached(redis_conn, catalogue) -> None:
-    cache = products(redis_conn, catalogue)
+async def test_overlapping_writers_never_leave_the_loser_cached(aioredpat_conn, catalogue) -> None:
+    cache = products(aioredpat_conn, catalogue)
     # writer A commits first but returns last; writer B commits second (it wins in the
     # database) and returns first
     catalogue.hold[1] = asyncio.Event()
@@ -100,8 +100,8 @@ async def test_overlapping_writers_never_leave_the_loser_cached(redis_conn, cata
     assert (await cache.get("p1")).price == 2
 
 
-async def test_overlapping_writers_other_order(redis_conn, catalogue) -> None:
-    cache = products(redis_conn, catalogue)
+async def test_overlapping_writers_other_order(aioredpat_conn, catalogue) -> None:
+    cache = products(aioredpat_conn, catalogue)
     # B starts while A is still in flight, and B's commit lands first; A commits last
     gate = asyncio.Event()
     original = catalogue.write
@@ -113,7 +113,7 @@ async def test_overlapping_writers_other_order(redis_conn, catalogue) -> None:
 
     cache._writer = slow_start
     a = asyncio.create_task(cache.set("p1", Product(sku="p1", price=1)))
-    await eventually(lambda: redis_conn.client.exists("products:{p1}:ws"))
+    await eventually(lambda: aioredpat_conn.client.exists("products:{p1}:ws"))
     await cache.set("p1", Product(sku="p1", price=2))  # commits and returns first
     gate.set()
     await a  # A's commit lands last: it wins in the database
@@ -121,8 +121,10 @@ async def test_overlapping_writers_other_order(redis_conn, catalogue) -> None:
     assert (await cache.get("p1")).price == 1
 
 
-async def test_a_load_overlapping_a_write_cannot_cache_the_old_value(redis_conn, catalogue) -> None:
-    cache = products(redis_conn, catalogue)
+async def test_a_load_overlapping_a_write_cannot_cache_the_old_value(
+    aioredpat_conn, catalogue
+) -> None:
+    cache = products(aioredpat_conn, catalogue)
     await catalogue.write("p1", Product(sku="p1", price=5))
     release = asyncio.Event()
 
@@ -132,15 +134,15 @@ async def test_a_load_overlapping_a_write_cannot_cache_the_old_value(redis_conn,
         return product
 
     reader = asyncio.create_task(cache.get("p1", loader=slow_load))
-    await eventually(lambda: redis_conn.client.exists("products:{p1}:lease"))
+    await eventually(lambda: aioredpat_conn.client.exists("products:{p1}:lease"))
     await cache.set("p1", Product(sku="p1", price=6))
     release.set()
     assert (await reader).price == 5
     assert (await cache.get("p1")).price == 6
 
 
-async def test_cancelled_write_evicts_rather_than_guesses(redis_conn, catalogue) -> None:
-    cache = products(redis_conn, catalogue)
+async def test_cancelled_write_evicts_rather_than_guesses(aioredpat_conn, catalogue) -> None:
+    cache = products(aioredpat_conn, catalogue)
     await cache.set("p1", Product(sku="p1", price=1))
     catalogue.hold[2] = asyncio.Event()
     writing = asyncio.create_task(cache.set("p1", Product(sku="p1", price=2)))
@@ -152,34 +154,34 @@ async def test_cancelled_write_evicts_rather_than_guesses(redis_conn, catalogue)
     writing.cancel()
     with pytest.raises(asyncio.CancelledError):
         await writing
-    assert await redis_conn.client.exists("products:{p1}:v") == 0
-    assert await redis_conn.client.exists("products:{p1}:ws") == 0  # nothing left in progress
+    assert await aioredpat_conn.client.exists("products:{p1}:v") == 0
+    assert await aioredpat_conn.client.exists("products:{p1}:ws") == 0  # nothing left in progress
     assert (await cache.get("p1")).price == 2
 
 
-async def test_delete_with_a_deleter_removes_from_the_database(redis_conn, catalogue) -> None:
-    cache = products(redis_conn, catalogue, deleter=catalogue.remove)
+async def test_delete_with_a_deleter_removes_from_the_database(aioredpat_conn, catalogue) -> None:
+    cache = products(aioredpat_conn, catalogue, deleter=catalogue.remove)
     await cache.set("p1", Product(sku="p1", price=3))
     await cache.delete("p1")
     assert await catalogue.price("p1") is None
     assert await cache.get("p1") is None
-    evicting = products(redis_conn, catalogue)
+    evicting = products(aioredpat_conn, catalogue)
     await evicting.set("p2", Product(sku="p2", price=4))
     await evicting.delete("p2")  # no deleter: the cache only
     assert await catalogue.price("p2") == 4
 
 
-def test_writer_and_loader_are_required(redis_pool: RedisPool) -> None:
+def test_writer_and_loader_are_required(aioredpat_pool: RedisPool) -> None:
     async def noop(*args) -> None:
         return None
 
     with pytest.raises(ConfigurationError, match="writer"):
-        WriteThrough(redis_pool, namespace="p", ttl=1, loader=noop, writer=None)
+        WriteThrough(aioredpat_pool, namespace="p", ttl=1, loader=noop, writer=None)
     with pytest.raises(ConfigurationError, match="loader"):
-        WriteThrough(redis_pool, namespace="p", ttl=1, loader=None, writer=noop)
+        WriteThrough(aioredpat_pool, namespace="p", ttl=1, loader=None, writer=noop)
 
 
-async def test_a_write_while_another_process_waits_for_a_load(redis_conn, catalogue) -> None:
+async def test_a_write_while_another_process_waits_for_a_load(aioredpat_conn, catalogue) -> None:
     # a write's state and the flag of a process waiting for a load are two keys (they were
     # one, so such a write failed with WRONGTYPE and the waiter was never told)
     await catalogue.write("p1", Product(sku="p1", price=1))
@@ -190,14 +192,14 @@ async def test_a_write_while_another_process_waits_for_a_load(redis_conn, catalo
         return await catalogue.load(sku)
 
     loading = WriteThrough(
-        redis_conn, namespace="products", ttl=60, model=Product,
+        aioredpat_conn, namespace="products", ttl=60, model=Product,
         loader=slow_load, writer=catalogue.write,
     )  # fmt: skip
-    waiting = products(redis_conn, catalogue)  # another process's cache, in effect
+    waiting = products(aioredpat_conn, catalogue)  # another process's cache, in effect
     loader = asyncio.create_task(loading.get("p1"))
-    await eventually(lambda: redis_conn.client.exists("products:{p1}:lease"))
+    await eventually(lambda: aioredpat_conn.client.exists("products:{p1}:lease"))
     waiter = asyncio.create_task(waiting.get("p1"))
-    await eventually(lambda: redis_conn.client.exists("products:{p1}:w"))
+    await eventually(lambda: aioredpat_conn.client.exists("products:{p1}:w"))
     await waiting.set("p1", Product(sku="p1", price=2))
     assert await waiter == Product(sku="p1", price=2)  # told the written value
     release.set()

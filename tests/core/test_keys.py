@@ -59,10 +59,10 @@ def test_bad_namespaces_fail_at_construction(namespace) -> None:
         KeyBuilder(namespace)
 
 
-async def test_awkward_identifiers_work_on_the_cluster(redis_cluster_pool: RedisPool) -> None:
+async def test_awkward_identifiers_work_on_the_cluster(aioredpat_cluster_pool: RedisPool) -> None:
     builder = KeyBuilder("app:v1")
     awkward = ["{x}", "}{", "a:b:c", "with space", "ünï漢😀", "%7B", "#1", "x" * 5000, ""]
-    client = redis_cluster_pool.client
+    client = aioredpat_cluster_pool.client
     for ident in awkward:
         # a multi-key command on one object's keys must not be cross-slot
         await client.mset({builder.key(ident, "a"): ident, builder.key(ident, "b"): ident})

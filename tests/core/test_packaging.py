@@ -30,7 +30,9 @@ def test_wheel_carries_every_script_and_py_typed(dist: Path) -> None:
     assert sorted(n.rsplit("/", 1)[1] for n in names if n.startswith("aioredpat/_lua/")) == SCRIPTS
     assert "aioredpat/py.typed" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "aioredpat = aioredpat.testing" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert (
+        "aioredpat = aioredpat.testing.plugin" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    )
 
 
 def test_sdist_carries_the_lua_directory(dist: Path) -> None:

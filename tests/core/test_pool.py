@@ -14,34 +14,34 @@ from aioredpat import ConfigurationError, RedisPool
 from aioredpat._executor import executor_for
 
 
-async def test_from_url_round_trip(redis_standalone_url: str) -> None:
-    async with RedisPool.from_url(redis_standalone_url) as pool:
+async def test_from_url_round_trip(aioredpat_redis_url: str) -> None:
+    async with RedisPool.from_url(aioredpat_redis_url) as pool:
         assert not pool.is_cluster
         await pool.client.set("pool:from_url", b"v")
         assert await pool.client.get("pool:from_url") == b"v"
 
 
-async def test_cluster_pool_reaches_every_slot(redis_cluster_pool: RedisPool) -> None:
-    assert redis_cluster_pool.is_cluster
+async def test_cluster_pool_reaches_every_slot(aioredpat_cluster_pool: RedisPool) -> None:
+    assert aioredpat_cluster_pool.is_cluster
     keys = [f"pool:cluster:{i}" for i in range(60)]
     for key in keys:
-        await redis_cluster_pool.client.set(key, key)
-    nodes_used = {redis_cluster_pool.client.get_node_from_key(k).port for k in keys}
+        await aioredpat_cluster_pool.client.set(key, key)
+    nodes_used = {aioredpat_cluster_pool.client.get_node_from_key(k).port for k in keys}
     assert len(nodes_used) == 3
-    assert [await redis_cluster_pool.client.get(k) for k in keys] == [k.encode() for k in keys]
+    assert [await aioredpat_cluster_pool.client.get(k) for k in keys] == [k.encode() for k in keys]
 
 
-async def test_sentinel_pool_writes_to_the_master(redis_sentinel) -> None:
-    pool = RedisPool.sentinel(redis_sentinel.sentinels, redis_sentinel.service_name)
+async def test_sentinel_pool_writes_to_the_master(aioredpat_sentinel) -> None:
+    pool = RedisPool.sentinel(aioredpat_sentinel.sentinels, aioredpat_sentinel.service_name)
     async with pool:
         await pool.client.set("pool:sentinel", b"through-sentinel")
         assert await pool.client.get("pool:sentinel") == b"through-sentinel"
-    assert redis_sentinel.master.command("GET", "pool:sentinel") == b"through-sentinel"
+    assert aioredpat_sentinel.master.command("GET", "pool:sentinel") == b"through-sentinel"
 
 
-async def test_users_own_clients_are_accepted(redis_standalone_url: str, redis_cluster) -> None:
-    client = Redis.from_url(redis_standalone_url)
-    cluster = RedisCluster.from_url(redis_cluster.urls[0])
+async def test_users_own_clients_are_accepted(aioredpat_redis_url: str, aioredpat_cluster) -> None:
+    client = Redis.from_url(aioredpat_redis_url)
+    cluster = RedisCluster.from_url(aioredpat_cluster.urls[0])
     try:
         for own in (client, cluster):
             executor = executor_for(own)
@@ -53,8 +53,8 @@ async def test_users_own_clients_are_accepted(redis_standalone_url: str, redis_c
         await cluster.aclose()
 
 
-async def test_decode_responses_client_is_refused(redis_standalone_url: str) -> None:
-    client = Redis.from_url(redis_standalone_url, decode_responses=True)
+async def test_decode_responses_client_is_refused(aioredpat_redis_url: str) -> None:
+    client = Redis.from_url(aioredpat_redis_url, decode_responses=True)
     try:
         with pytest.raises(ConfigurationError, match="decode_responses"):
             executor_for(client)
@@ -96,34 +96,32 @@ async def _burst(pool: RedisPool, calls: int) -> list[object]:
     )
 
 
-async def test_burst_waits_for_connections_standalone(redis_standalone_url: str) -> None:
-    before = await _client_count(redis_standalone_url)
-    async with RedisPool.from_url(redis_standalone_url, max_connections=4) as pool:
+async def test_burst_waits_for_connections_standalone(aioredpat_redis_url: str) -> None:
+    before = await _client_count(aioredpat_redis_url)
+    async with RedisPool.from_url(aioredpat_redis_url, max_connections=4) as pool:
         await pool.client.flushall()
         results = await _burst(pool, 3000)
         assert len(results) == 3000
         # the admin connection of _client_count is one more client
-        assert await _client_count(redis_standalone_url) <= before + 4 + 1
+        assert await _client_count(aioredpat_redis_url) <= before + 4 + 1
         total = sum([int(await pool.client.get(f"pool:burst:{i}")) for i in range(7)])
         assert total == 3000
 
 
-async def test_burst_waits_for_connections_cluster(redis_cluster) -> None:
-    async with RedisPool.cluster(redis_cluster.urls, max_connections=4) as pool:
+async def test_burst_waits_for_connections_cluster(aioredpat_cluster) -> None:
+    async with RedisPool.cluster(aioredpat_cluster.urls, max_connections=4) as pool:
         await pool.client.flushall(target_nodes=RedisCluster.PRIMARIES)
         results = await _burst(pool, 3000)
         assert len(results) == 3000
-        for node in redis_cluster.nodes:
+        for node in aioredpat_cluster.nodes:
             clients = node.command("CLIENT", "LIST", "TYPE", "normal").splitlines()
             assert 1 <= len([c for c in clients if b" cmd=incr " in c]) <= 4
         total = sum([int(await pool.client.get(f"pool:burst:{i}")) for i in range(7)])
         assert total == 3000
 
 
-async def test_pool_timeout_raises_when_nothing_frees(redis_standalone_url: str) -> None:
-    async with RedisPool.from_url(
-        redis_standalone_url, max_connections=1, pool_timeout=0.2
-    ) as pool:
+async def test_pool_timeout_raises_when_nothing_frees(aioredpat_redis_url: str) -> None:
+    async with RedisPool.from_url(aioredpat_redis_url, max_connections=1, pool_timeout=0.2) as pool:
         blocker = asyncio.create_task(pool.client.blpop(["pool:never"], timeout=3))
         await asyncio.sleep(0.1)
         with pytest.raises(RedisConnectionError):
@@ -136,17 +134,17 @@ async def _client_count(url: str) -> int:
         return len(await admin.client_list())
 
 
-async def test_aclose_closes_connections(redis_standalone_url: str) -> None:
-    before = await _client_count(redis_standalone_url)
-    pool = RedisPool.from_url(redis_standalone_url)
+async def test_aclose_closes_connections(aioredpat_redis_url: str) -> None:
+    before = await _client_count(aioredpat_redis_url)
+    pool = RedisPool.from_url(aioredpat_redis_url)
     async with pool:
         await asyncio.gather(*(pool.client.ping() for _ in range(5)))
-        assert await _client_count(redis_standalone_url) > before
-    assert await _client_count(redis_standalone_url) == before
+        assert await _client_count(aioredpat_redis_url) > before
+    assert await _client_count(aioredpat_redis_url) == before
 
 
-async def test_calls_survive_a_server_restart(redis_server_factory) -> None:
-    server = redis_server_factory()
+async def test_calls_survive_a_server_restart(aioredpat_server_factory) -> None:
+    server = aioredpat_server_factory()
     async with RedisPool.from_url(server.url) as pool:
         await pool.client.set("pool:restart", 1)
         server.kill()
@@ -155,9 +153,9 @@ async def test_calls_survive_a_server_restart(redis_server_factory) -> None:
         assert await pool.client.get("pool:restart") == b"2"
 
 
-async def test_cancelled_waiters_do_not_lose_wake_ups(redis_standalone_url: str) -> None:
+async def test_cancelled_waiters_do_not_lose_wake_ups(aioredpat_redis_url: str) -> None:
     async with RedisPool.from_url(
-        redis_standalone_url, max_connections=1, pool_timeout=None
+        aioredpat_redis_url, max_connections=1, pool_timeout=None
     ) as pool:
         await pool.client.delete("pool:gate")
         holder = asyncio.create_task(pool.client.blpop(["pool:gate"], timeout=0))
@@ -166,7 +164,7 @@ async def test_cancelled_waiters_do_not_lose_wake_ups(redis_standalone_url: str)
         await asyncio.sleep(0.05)
         waiters[0].cancel()
         waiters[2].cancel()
-        async with Redis.from_url(redis_standalone_url) as other:
+        async with Redis.from_url(aioredpat_redis_url) as other:
             await other.rpush("pool:gate", "go")  # the holder returns its connection
         assert list(await holder) == [b"pool:gate", b"go"]
         done = await asyncio.gather(*waiters, return_exceptions=True)
@@ -186,16 +184,18 @@ async def _cancel_at_every_step(client, key: str) -> list[str]:
     return outcomes
 
 
-async def test_a_cancelled_command_always_raises_cancelled_error(redis_conn: RedisPool) -> None:
+async def test_a_cancelled_command_always_raises_cancelled_error(aioredpat_conn: RedisPool) -> None:
     # Python 3.11's asyncio.wait_for, which redis-py bounds writes with, can drop a
     # cancellation that lands as the write completes; the pool's connections do not.
-    await redis_conn.client.set("cancel:k", "v")
-    assert set(await _cancel_at_every_step(redis_conn.client, "cancel:k")) == {"CancelledError"}
-    assert await redis_conn.client.get("cancel:k") == b"v"  # and the connections still work
+    await aioredpat_conn.client.set("cancel:k", "v")
+    assert set(await _cancel_at_every_step(aioredpat_conn.client, "cancel:k")) == {"CancelledError"}
+    assert await aioredpat_conn.client.get("cancel:k") == b"v"  # and the connections still work
 
 
-async def test_a_cancelled_command_on_sentinel_raises_cancelled_error(redis_sentinel) -> None:
-    async with RedisPool.sentinel(redis_sentinel.sentinels, redis_sentinel.service_name) as pool:
+async def test_a_cancelled_command_on_sentinel_raises_cancelled_error(aioredpat_sentinel) -> None:
+    async with RedisPool.sentinel(
+        aioredpat_sentinel.sentinels, aioredpat_sentinel.service_name
+    ) as pool:
         await pool.client.set("cancel:k", "v")
         assert set(await _cancel_at_every_step(pool.client, "cancel:k")) == {"CancelledError"}
 

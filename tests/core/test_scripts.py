@@ -47,32 +47,32 @@ async def _flush_scripts(pool: RedisPool) -> None:
     await pool.client.script_flush()  # on a cluster client: every primary
 
 
-async def test_scripts_run_through_evalsha(redis_conn: RedisPool) -> None:
-    executor = executor_for(redis_conn)
+async def test_scripts_run_through_evalsha(aioredpat_conn: RedisPool) -> None:
+    executor = executor_for(aioredpat_conn)
     await executor.run_script(SERVER_TIME, [], [])  # loaded wherever it landed
-    await redis_conn.client.set("s:{a}", "x")
+    await aioredpat_conn.client.set("s:{a}", "x")
     await executor.run_script(DELETE_IF_EQUALS, ["s:{a}"], ["x"])
-    await reset_command_counts(redis_conn)
+    await reset_command_counts(aioredpat_conn)
     for i in range(5):
-        await redis_conn.client.set(f"s:{i}", "x")
+        await aioredpat_conn.client.set(f"s:{i}", "x")
         assert await executor.run_script(DELETE_IF_EQUALS, [f"s:{i}"], ["x"]) == 1
-    counts = await command_counts(redis_conn)
+    counts = await command_counts(aioredpat_conn)
     assert counts["evalsha"] == 5
     assert counts["eval"] == 0
 
 
-async def test_script_flush_then_call_still_works(redis_conn: RedisPool) -> None:
-    executor = executor_for(redis_conn)
-    await redis_conn.client.set("flush:k", "v")
+async def test_script_flush_then_call_still_works(aioredpat_conn: RedisPool) -> None:
+    executor = executor_for(aioredpat_conn)
+    await aioredpat_conn.client.set("flush:k", "v")
     await executor.run_script(DELETE_IF_EQUALS, ["flush:other"], ["v"])
-    await _flush_scripts(redis_conn)
+    await _flush_scripts(aioredpat_conn)
     assert await executor.run_script(DELETE_IF_EQUALS, ["flush:k"], ["v"]) == 1
-    assert await redis_conn.client.exists("flush:k") == 0
+    assert await aioredpat_conn.client.exists("flush:k") == 0
 
 
-async def test_scripts_inside_a_pipeline_after_flush(redis_conn: RedisPool) -> None:
-    executor = executor_for(redis_conn)
-    await _flush_scripts(redis_conn)
+async def test_scripts_inside_a_pipeline_after_flush(aioredpat_conn: RedisPool) -> None:
+    executor = executor_for(aioredpat_conn)
+    await _flush_scripts(aioredpat_conn)
     keys = [f"pipe:{i}" for i in range(12)]
     batch = executor.batch()
     for key in keys:
@@ -83,7 +83,7 @@ async def test_scripts_inside_a_pipeline_after_flush(redis_conn: RedisPool) -> N
     assert replies[1::3] == [1] * len(keys)
     # NOSCRIPT answers are re-run after the batch, so the EXISTS saw the key still there.
     assert all(reply in (0, 1) for reply in replies[2::3])
-    assert sum([await redis_conn.client.exists(k) for k in keys]) == 0
+    assert sum([await aioredpat_conn.client.exists(k) for k in keys]) == 0
     batch = executor.batch()
     for key in keys:
         batch.command("SET", key, "v")
@@ -92,38 +92,38 @@ async def test_scripts_inside_a_pipeline_after_flush(redis_conn: RedisPool) -> N
     assert (await batch.execute())[2::3] == [0] * len(keys)
 
 
-async def test_script_on_cluster_keys_of_every_node(redis_cluster_pool: RedisPool) -> None:
-    executor = executor_for(redis_cluster_pool)
+async def test_script_on_cluster_keys_of_every_node(aioredpat_cluster_pool: RedisPool) -> None:
+    executor = executor_for(aioredpat_cluster_pool)
     builder = KeyBuilder("scripts")
     keys = [builder.key(f"object-{i}", "lease") for i in range(30)]
-    ports = {redis_cluster_pool.client.get_node_from_key(k).port for k in keys}
+    ports = {aioredpat_cluster_pool.client.get_node_from_key(k).port for k in keys}
     assert len(ports) == 3
     for key in keys:
-        await redis_cluster_pool.client.set(key, "token")
+        await aioredpat_cluster_pool.client.set(key, "token")
         assert await executor.run_script(DELETE_IF_EQUALS, [key], ["token"]) == 1
 
 
-async def test_script_failure_is_a_script_error(redis_conn: RedisPool) -> None:
-    await redis_conn.client.hset("wrongtype", "f", "v")
+async def test_script_failure_is_a_script_error(aioredpat_conn: RedisPool) -> None:
+    await aioredpat_conn.client.hset("wrongtype", "f", "v")
     with pytest.raises(ScriptError, match="core_delete_if_equals") as info:
-        await executor_for(redis_conn).run_script(DELETE_IF_EQUALS, ["wrongtype"], ["v"])
+        await executor_for(aioredpat_conn).run_script(DELETE_IF_EQUALS, ["wrongtype"], ["v"])
     assert info.value.script == "core_delete_if_equals"
     assert "WRONGTYPE" in str(info.value.__cause__)
 
 
-async def test_script_failure_in_a_batch_is_a_script_error(redis_conn: RedisPool) -> None:
-    await redis_conn.client.hset("wrongtype", "f", "v")
-    batch = executor_for(redis_conn).batch()
+async def test_script_failure_in_a_batch_is_a_script_error(aioredpat_conn: RedisPool) -> None:
+    await aioredpat_conn.client.hset("wrongtype", "f", "v")
+    batch = executor_for(aioredpat_conn).batch()
     batch.script(DELETE_IF_EQUALS, ["wrongtype"], ["v"])
     batch.command("SET", "after", "1")
     with pytest.raises(ScriptError):
         await batch.execute()
-    assert await redis_conn.client.get("after") == b"1"
+    assert await aioredpat_conn.client.get("after") == b"1"
 
 
-async def test_server_time_comes_from_the_server(redis_conn: RedisPool) -> None:
-    micros = await executor_for(redis_conn).run_script(SERVER_TIME, [], [])
-    seconds, _ = await redis_conn.client.time()
+async def test_server_time_comes_from_the_server(aioredpat_conn: RedisPool) -> None:
+    micros = await executor_for(aioredpat_conn).run_script(SERVER_TIME, [], [])
+    seconds, _ = await aioredpat_conn.client.time()
     assert abs(micros // 1_000_000 - seconds) <= 5
 
 

@@ -17,8 +17,8 @@ from examples.worker import Job
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def test_fastapi_app(redis_standalone_url: str, redis_pool: RedisPool) -> None:
-    app = fastapi_app.create_app(redis_standalone_url)
+async def test_fastapi_app(aioredpat_redis_url: str, aioredpat_pool: RedisPool) -> None:
+    app = fastapi_app.create_app(aioredpat_redis_url)
     transport = httpx.ASGITransport(app=app, client=("10.0.0.1", 1234))
     async with (
         app.router.lifespan_context(app),
@@ -37,8 +37,8 @@ async def test_fastapi_app(redis_standalone_url: str, redis_pool: RedisPool) -> 
         assert 429 in statuses  # the bucket of 20 is spent
 
 
-async def test_aiohttp_app(redis_standalone_url: str, redis_pool: RedisPool) -> None:
-    app = aiohttp_app.create_app(redis_standalone_url)
+async def test_aiohttp_app(aioredpat_redis_url: str, aioredpat_pool: RedisPool) -> None:
+    app = aiohttp_app.create_app(aioredpat_redis_url)
     async with TestClient(TestServer(app)) as client:
         replies = [await client.get("/forecast/Lisbon") for _ in range(3)]
         assert [r.status for r in replies] == [200, 200, 200]
@@ -50,9 +50,9 @@ async def test_aiohttp_app(redis_standalone_url: str, redis_pool: RedisPool) -> 
 
 
 async def test_worker_processes_jobs_and_stops_on_sigterm(
-    redis_standalone_url: str, redis_pool: RedisPool
+    aioredpat_redis_url: str, aioredpat_pool: RedisPool
 ) -> None:
-    env = {**os.environ, "REDIS_URL": redis_standalone_url}
+    env = {**os.environ, "REDIS_URL": aioredpat_redis_url}
     worker = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "examples.worker", "w1", cwd=ROOT, env=env,
         stdout=asyncio.subprocess.PIPE,
@@ -61,12 +61,12 @@ async def test_worker_processes_jobs_and_stops_on_sigterm(
         assert worker.stdout is not None
         with anyio.fail_after(30):
             assert b"running" in await worker.stdout.readline()
-        producer = StreamProducer(redis_pool, "jobs", model=Job)
+        producer = StreamProducer(aioredpat_pool, "jobs", model=Job)
         await producer.publish_many(Job(id=i, number=i) for i in range(50))
         await producer.publish(Job(id=99, number=-1))
         with anyio.fail_after(60):
-            while await redis_pool.client.hlen("jobs:results") < 50 or not (  # noqa: ASYNC110
-                await redis_pool.client.xlen("jobs:dead")
+            while await aioredpat_pool.client.hlen("jobs:results") < 50 or not (  # noqa: ASYNC110
+                await aioredpat_pool.client.xlen("jobs:dead")
             ):
                 await asyncio.sleep(0.05)
         worker.send_signal(signal.SIGTERM)
@@ -78,6 +78,6 @@ async def test_worker_processes_jobs_and_stops_on_sigterm(
         if worker.returncode is None:
             worker.kill()
             await worker.wait()
-    results = await redis_pool.client.hgetall("jobs:results")
+    results = await aioredpat_pool.client.hgetall("jobs:results")
     assert {int(k): int(v) for k, v in results.items()} == {i: i * i for i in range(50)}
-    assert (await redis_pool.client.xpending("jobs", "squarers"))["pending"] == 0
+    assert (await aioredpat_pool.client.xpending("jobs", "squarers"))["pending"] == 0

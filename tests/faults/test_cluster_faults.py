@@ -11,10 +11,10 @@ from aioredpat import RedisPool, TokenBucket
 from tests._wait import eventually
 
 
-async def test_a_dead_master_fails_only_its_own_keys(redis_cluster_factory) -> None:
+async def test_a_dead_master_fails_only_its_own_keys(aioredpat_cluster_factory) -> None:
     # with full coverage required (Redis' default) every node refuses every key between the
     # node timeout and the failover; here the healthy masters go on serving their slots
-    cluster = redis_cluster_factory(
+    cluster = aioredpat_cluster_factory(
         replicas=1, node_timeout=2000, args=["--cluster-require-full-coverage", "no"]
     )
     masters = cluster.nodes[: cluster.masters]

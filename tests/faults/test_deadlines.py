@@ -32,9 +32,9 @@ def _execute(pool: RedisPool, *args: str):
 
 @pytest.mark.parametrize("call", sorted(CALLS))
 async def test_a_server_that_never_answers_fails_the_call_after_one_retry_at_most(
-    redis_server_factory, redis_proxy_factory, call
+    aioredpat_server_factory, aioredpat_proxy_factory, call
 ) -> None:
-    proxy = redis_proxy_factory(redis_server_factory())
+    proxy = aioredpat_proxy_factory(aioredpat_server_factory())
     async with RedisPool.from_url(proxy.url, socket_timeout=SOCKET_TIMEOUT, retries=3) as pool:
         await pool.client.ping()  # a connection in the pool, as in a running service
         proxy.pause()
@@ -46,10 +46,12 @@ async def test_a_server_that_never_answers_fails_the_call_after_one_retry_at_mos
         assert proxy.accepted - before <= 1
 
 
-async def test_reads_in_flight_leave_no_task_behind(redis_server_factory, redis_proxy_factory):
+async def test_reads_in_flight_leave_no_task_behind(
+    aioredpat_server_factory, aioredpat_proxy_factory
+):
     """Reads are bounded by a timer, not a task: a loop closed with a read outstanding
     leaves nothing pending ("Task was destroyed but it is pending")."""
-    proxy = redis_proxy_factory(redis_server_factory())
+    proxy = aioredpat_proxy_factory(aioredpat_server_factory())
     async with RedisPool.from_url(proxy.url, socket_timeout=30) as pool:
         await pool.client.ping()
         proxy.pause()

@@ -13,9 +13,9 @@ SOCKET_TIMEOUT = 2.0  # generous: the healthy calls before the fault must not ti
 
 
 async def test_a_fail_open_cache_skips_redis_while_it_is_down(
-    redis_server_factory, redis_proxy_factory
+    aioredpat_server_factory, aioredpat_proxy_factory
 ) -> None:
-    proxy = redis_proxy_factory(redis_server_factory())
+    proxy = aioredpat_proxy_factory(aioredpat_server_factory())
     loads = 0
 
     async def load(key: str) -> str:
@@ -45,9 +45,9 @@ async def _ok(scope, receive, send) -> None:
 
 @pytest.mark.parametrize("fail_open", [True, False])
 async def test_the_middleware_fails_open_only_when_asked(
-    redis_server_factory, redis_proxy_factory, fail_open
+    aioredpat_server_factory, aioredpat_proxy_factory, fail_open
 ) -> None:
-    proxy = redis_proxy_factory(redis_server_factory())
+    proxy = aioredpat_proxy_factory(aioredpat_server_factory())
     async with RedisPool.from_url(proxy.url, socket_timeout=SOCKET_TIMEOUT) as pool:
         limiter = TokenBucket(pool, namespace="api", capacity=100, refill_rate=1)
         app = RateLimitMiddleware(_ok, limiter=limiter, fail_open=fail_open)

@@ -17,8 +17,10 @@ def client(url: str) -> aioredis.Redis:
     return aioredis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
 
 
-async def test_proxy_forwards_and_pause_holds_replies(redis_server_factory, redis_proxy_factory):
-    proxy = redis_proxy_factory(redis_server_factory())
+async def test_proxy_forwards_and_pause_holds_replies(
+    aioredpat_server_factory, aioredpat_proxy_factory
+):
+    proxy = aioredpat_proxy_factory(aioredpat_server_factory())
     async with client(proxy.url) as redis:
         assert await redis.ping()
         proxy.pause()
@@ -28,8 +30,8 @@ async def test_proxy_forwards_and_pause_holds_replies(redis_server_factory, redi
         assert await redis.ping()
 
 
-async def test_proxy_cut_resets_connections(redis_server_factory, redis_proxy_factory):
-    proxy = redis_proxy_factory(redis_server_factory())
+async def test_proxy_cut_resets_connections(aioredpat_server_factory, aioredpat_proxy_factory):
+    proxy = aioredpat_proxy_factory(aioredpat_server_factory())
     async with aioredis.Redis.from_url(proxy.url, retry=None) as redis:
         await redis.ping()
         assert proxy.connections == 1
@@ -39,8 +41,8 @@ async def test_proxy_cut_resets_connections(redis_server_factory, redis_proxy_fa
             await redis.ping()
 
 
-async def test_proxy_drop_and_refuse(redis_server_factory, redis_proxy_factory):
-    proxy = redis_proxy_factory(redis_server_factory())
+async def test_proxy_drop_and_refuse(aioredpat_server_factory, aioredpat_proxy_factory):
+    proxy = aioredpat_proxy_factory(aioredpat_server_factory())
     async with client(proxy.url) as redis:
         await redis.ping()
         proxy.drop()
@@ -56,8 +58,8 @@ async def test_proxy_drop_and_refuse(redis_server_factory, redis_proxy_factory):
         assert await redis.ping()
 
 
-async def test_server_pause_resume_and_restart(redis_server_factory):
-    server = redis_server_factory()
+async def test_server_pause_resume_and_restart(aioredpat_server_factory):
+    server = aioredpat_server_factory()
     async with client(server.url) as redis:
         await redis.set("k", "v")
         server.pause()
@@ -81,16 +83,16 @@ async def test_server_pause_resume_and_restart(redis_server_factory):
                     await anyio.sleep(0.05)
 
 
-async def test_killing_a_cluster_master_promotes_its_replica(redis_cluster_factory):
-    cluster = redis_cluster_factory(replicas=1, node_timeout=1000)
+async def test_killing_a_cluster_master_promotes_its_replica(aioredpat_cluster_factory):
+    cluster = aioredpat_cluster_factory(replicas=1, node_timeout=1000)
     master = cluster.master_of("some-key")
     cluster.kill_master(master)
     promoted = cluster.master_of("some-key")
     assert promoted is not master and promoted.process is not None
 
 
-def test_a_port_taken_before_the_server_binds_it_moves_the_server(redis_server_binary) -> None:
-    server = RedisServer(redis_server_binary)
+def test_a_port_taken_before_the_server_binds_it_moves_the_server(aioredpat_server_binary) -> None:
+    server = RedisServer(aioredpat_server_binary)
     chosen = server.port
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", chosen))  # another process got there first

@@ -12,8 +12,8 @@ from tests._wait import eventually
 EMPTY = QueueStats(waiting=0, delayed=0, running=0, dead=0)
 
 
-async def test_every_job_completes_across_a_server_restart(redis_server_factory) -> None:
-    server = redis_server_factory(args=["--appendonly", "yes", "--appendfsync", "always"])
+async def test_every_job_completes_across_a_server_restart(aioredpat_server_factory) -> None:
+    server = aioredpat_server_factory(args=["--appendonly", "yes", "--appendfsync", "always"])
     async with RedisPool.from_url(server.url, socket_timeout=2.0) as pool:
         queue = JobQueue(pool, "mail", model=int, visibility_timeout=5.0, retry_delay=0.05)
         ids = set(await asyncio.gather(*(queue.enqueue(i) for i in range(200))))
@@ -32,8 +32,8 @@ async def test_every_job_completes_across_a_server_restart(redis_server_factory)
         assert len(handled) - len(ids) <= 4  # at most the jobs running at the crash, again
 
 
-async def test_a_worker_rides_out_a_paused_server(redis_server_factory) -> None:
-    server = redis_server_factory()
+async def test_a_worker_rides_out_a_paused_server(aioredpat_server_factory) -> None:
+    server = aioredpat_server_factory()
     async with RedisPool.from_url(server.url, socket_timeout=0.5) as pool:
         queue = JobQueue(pool, "mail", model=int, visibility_timeout=30.0)
         handled: list[int] = []

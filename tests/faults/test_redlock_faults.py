@@ -13,10 +13,10 @@ from aioredpat import LockLost, RedisPool, Redlock
 
 
 @pytest.fixture
-async def three(redis_server_factory, redis_proxy_factory):
+async def three(aioredpat_server_factory, aioredpat_proxy_factory):
     """Three masters, each behind a proxy (so one can be slowed); pools with retries=0."""
-    servers = [redis_server_factory() for _ in range(3)]
-    proxies = [redis_proxy_factory(server) for server in servers]
+    servers = [aioredpat_server_factory() for _ in range(3)]
+    proxies = [aioredpat_proxy_factory(server) for server in servers]
     async with AsyncExitStack() as stack:
         pools = [
             await stack.enter_async_context(RedisPool.from_url(p.url, retries=0)) for p in proxies

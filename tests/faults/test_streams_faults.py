@@ -15,10 +15,10 @@ class Order(pydantic.BaseModel):
 
 
 async def test_acks_on_the_wire_at_shutdown_are_sent_not_dropped(
-    redis_server_factory, redis_proxy_factory
+    aioredpat_server_factory, aioredpat_proxy_factory
 ) -> None:
-    server = redis_server_factory()
-    proxy = redis_proxy_factory(server)
+    server = aioredpat_server_factory()
+    proxy = aioredpat_proxy_factory(server)
     async with RedisPool.from_url(server.url) as direct, RedisPool.from_url(proxy.url) as pool:
         await StreamProducer(direct, "orders", model=Order).publish_many(
             [Order(id=i) for i in range(20)]
@@ -44,9 +44,11 @@ async def _numsub(pool: RedisPool, channel: str) -> int:
 
 
 @pytest.mark.parametrize("cuts", [1, 3])
-async def test_each_lost_connection_is_one_gap(redis_server_factory, redis_proxy_factory, cuts):
-    server = redis_server_factory()
-    proxy = redis_proxy_factory(server)
+async def test_each_lost_connection_is_one_gap(
+    aioredpat_server_factory, aioredpat_proxy_factory, cuts
+):
+    server = aioredpat_server_factory()
+    proxy = aioredpat_proxy_factory(server)
     gaps: list[PubSubGap] = []
     async with (
         RedisPool.from_url(server.url) as direct,
@@ -71,10 +73,10 @@ async def test_each_lost_connection_is_one_gap(redis_server_factory, redis_proxy
 
 
 async def test_subscribing_while_redis_is_down_starts_and_catches_up(
-    redis_server_factory, redis_proxy_factory
+    aioredpat_server_factory, aioredpat_proxy_factory
 ) -> None:
-    server = redis_server_factory()
-    proxy = redis_proxy_factory(server)
+    server = aioredpat_server_factory()
+    proxy = aioredpat_proxy_factory(server)
     gaps: list[PubSubGap] = []
     async with (
         RedisPool.from_url(server.url) as direct,

@@ -54,8 +54,8 @@ async def _set_until_it_lands(wb: WriteBehind[int], key: str, value: int) -> Non
 
 
 @pytest.mark.parametrize("outage", ["restart", "longer-than-the-lease"])
-async def test_one_loop_per_shard_keeps_each_keys_writes_in_order(redis_server_factory, outage):
-    server = redis_server_factory(args=["--appendonly", "yes", "--appendfsync", "always"])
+async def test_one_loop_per_shard_keeps_each_keys_writes_in_order(aioredpat_server_factory, outage):
+    server = aioredpat_server_factory(args=["--appendonly", "yes", "--appendfsync", "always"])
     database, latest = Database(), {}
     async with RedisPool.from_url(server.url) as pool:
         wb = WriteBehind(

@@ -28,28 +28,30 @@ async def wait_until(condition, *, bound: float = 10.0) -> None:
             await asyncio.sleep(0.01)
 
 
-async def test_mutual_exclusion_across_three_processes(redis_conn: RedisPool, request) -> None:
-    if redis_conn.is_cluster:
-        kind, urls = "cluster", ",".join(request.getfixturevalue("redis_cluster").urls)
+async def test_mutual_exclusion_across_three_processes(aioredpat_conn: RedisPool, request) -> None:
+    if aioredpat_conn.is_cluster:
+        kind, urls = "cluster", ",".join(request.getfixturevalue("aioredpat_cluster").urls)
     else:
-        kind, urls = "standalone", request.getfixturevalue("redis_standalone_url")
+        kind, urls = "standalone", request.getfixturevalue("aioredpat_redis_url")
     tasks, rounds = 4, 15
     command = [sys.executable, "-m", "tests.lock._worker", kind, urls, str(tasks), str(rounds)]
     workers = [await asyncio.create_subprocess_exec(*command, cwd=ROOT) for _ in range(3)]
     with anyio.fail_after(120):
         assert [await worker.wait() for worker in workers] == [0, 0, 0]
-    assert int(await redis_conn.client.get("exclusion:counter")) == 3 * tasks * rounds
+    assert int(await aioredpat_conn.client.get("exclusion:counter")) == 3 * tasks * rounds
 
 
-async def test_fencing_tokens_increase_across_objects_and_pools(redis_conn, request) -> None:
-    other_url = None if redis_conn.is_cluster else request.getfixturevalue("redis_standalone_url")
+async def test_fencing_tokens_increase_across_objects_and_pools(aioredpat_conn, request) -> None:
+    other_url = (
+        None if aioredpat_conn.is_cluster else request.getfixturevalue("aioredpat_redis_url")
+    )
     other = (
         RedisPool.from_url(other_url)
         if other_url
-        else RedisPool.cluster(request.getfixturevalue("redis_cluster").urls)
+        else RedisPool.cluster(request.getfixturevalue("aioredpat_cluster").urls)
     )
     async with other:
-        locks = [Lock(redis_conn, "fenced", ttl=5), Lock(other, "fenced", ttl=5)]
+        locks = [Lock(aioredpat_conn, "fenced", ttl=5), Lock(other, "fenced", ttl=5)]
         tokens = []
         for i in range(12):
             lease = await locks[i % 2].acquire()
@@ -58,8 +60,8 @@ async def test_fencing_tokens_increase_across_objects_and_pools(redis_conn, requ
     assert tokens == sorted(set(tokens)) and len(tokens) == 12
 
 
-async def test_an_expired_lease_cannot_touch_the_next_holder(redis_conn: RedisPool) -> None:
-    lock = Lock(redis_conn, "expiring", ttl=0.1)
+async def test_an_expired_lease_cannot_touch_the_next_holder(aioredpat_conn: RedisPool) -> None:
+    lock = Lock(aioredpat_conn, "expiring", ttl=0.1)
     first = await lock.acquire()
 
     async def expired() -> bool:
@@ -77,23 +79,23 @@ async def test_an_expired_lease_cannot_touch_the_next_holder(redis_conn: RedisPo
     assert not await lock.locked()
 
 
-async def test_blocking_timeout_raises_lock_not_acquired(redis_conn: RedisPool) -> None:
-    holder = await Lock(redis_conn, "busy", ttl=30).acquire()
+async def test_blocking_timeout_raises_lock_not_acquired(aioredpat_conn: RedisPool) -> None:
+    holder = await Lock(aioredpat_conn, "busy", ttl=30).acquire()
     with pytest.raises(LockNotAcquired) as info:
-        async with Lock(redis_conn, "busy", ttl=30, blocking_timeout=0.2):
+        async with Lock(aioredpat_conn, "busy", ttl=30, blocking_timeout=0.2):
             pytest.fail("must not enter")
     assert info.value.name == "busy"
     with pytest.raises(LockNotAcquired):
-        await Lock(redis_conn, "busy", ttl=30).acquire(blocking_timeout=0)
+        await Lock(aioredpat_conn, "busy", ttl=30).acquire(blocking_timeout=0)
     await holder.release()
 
 
-async def test_one_lock_object_shared_by_many_tasks(redis_conn: RedisPool) -> None:
-    lock = Lock(redis_conn, "shared", ttl=10)
+async def test_one_lock_object_shared_by_many_tasks(aioredpat_conn: RedisPool) -> None:
+    lock = Lock(aioredpat_conn, "shared", ttl=10)
     inside, counter, tokens = 0, 0, []
     await lock.acquire(blocking_timeout=0)  # scripts loaded, then counting starts clean
-    await redis_conn.client.delete("lock:{shared}:held")
-    await reset_command_counts(redis_conn)
+    await aioredpat_conn.client.delete("lock:{shared}:held")
+    await reset_command_counts(aioredpat_conn)
 
     async def worker() -> None:
         nonlocal inside, counter
@@ -113,14 +115,14 @@ async def test_one_lock_object_shared_by_many_tasks(redis_conn: RedisPool) -> No
     assert not await lock.locked()
     # 36 releases plus about two tries per acquisition: hand-offs arrive as notifications
     # (waiters that missed theirs would try again every second instead)
-    assert (await command_counts(redis_conn))["evalsha"] <= 36 + 3 * 36
+    assert (await command_counts(aioredpat_conn))["evalsha"] <= 36 + 3 * 36
 
 
-async def test_release_wakes_a_waiter_without_polling(redis_conn: RedisPool) -> None:
-    holder_lock = Lock(redis_conn, "handoff", ttl=60)
+async def test_release_wakes_a_waiter_without_polling(aioredpat_conn: RedisPool) -> None:
+    holder_lock = Lock(aioredpat_conn, "handoff", ttl=60)
     holder = await holder_lock.acquire()
-    waiter_lock = Lock(redis_conn, "handoff", ttl=60, blocking_timeout=20)
-    await reset_command_counts(redis_conn)
+    waiter_lock = Lock(aioredpat_conn, "handoff", ttl=60, blocking_timeout=20)
+    await reset_command_counts(aioredpat_conn)
     waiter = asyncio.create_task(waiter_lock.acquire())
     await asyncio.sleep(0.5)
     assert not waiter.done()
@@ -128,20 +130,22 @@ async def test_release_wakes_a_waiter_without_polling(redis_conn: RedisPool) -> 
     # the holder's 60 s ttl and the waiter's 20 s timeout: only a notification ends it sooner
     lease = await asyncio.wait_for(waiter, 10)
     assert lease.fencing_token > holder.fencing_token
-    counts = await command_counts(redis_conn)
+    counts = await command_counts(aioredpat_conn)
     assert counts["evalsha"] <= 4  # holder's release and the waiter's 2-3 tries: no polling
     await lease.release()
 
 
-async def test_a_crashed_holders_lock_is_taken_when_it_expires(redis_conn: RedisPool) -> None:
-    await Lock(redis_conn, "crashed", ttl=0.3).acquire()  # never released, as if the process died
-    lease = await Lock(redis_conn, "crashed", ttl=5, blocking_timeout=20).acquire()
+async def test_a_crashed_holders_lock_is_taken_when_it_expires(aioredpat_conn: RedisPool) -> None:
+    await Lock(
+        aioredpat_conn, "crashed", ttl=0.3
+    ).acquire()  # never released, as if the process died
+    lease = await Lock(aioredpat_conn, "crashed", ttl=5, blocking_timeout=20).acquire()
     assert lease.fencing_token == 2
     await lease.release()
 
 
-async def test_asyncio_cancellation_of_the_block_releases(redis_conn: RedisPool) -> None:
-    lock = Lock(redis_conn, "cancel-me", ttl=60)
+async def test_asyncio_cancellation_of_the_block_releases(aioredpat_conn: RedisPool) -> None:
+    lock = Lock(aioredpat_conn, "cancel-me", ttl=60)
     entered = asyncio.Event()
 
     async def body() -> None:
@@ -158,8 +162,8 @@ async def test_asyncio_cancellation_of_the_block_releases(redis_conn: RedisPool)
     assert not await lock.locked()
 
 
-async def test_anyio_cancel_scope_releases(redis_conn: RedisPool) -> None:
-    lock = Lock(redis_conn, "scoped", ttl=60)
+async def test_anyio_cancel_scope_releases(aioredpat_conn: RedisPool) -> None:
+    lock = Lock(aioredpat_conn, "scoped", ttl=60)
     with anyio.move_on_after(0.2) as scope:
         async with lock:
             await anyio.sleep(60)
@@ -174,8 +178,8 @@ async def test_anyio_cancel_scope_releases(redis_conn: RedisPool) -> None:
     assert not await lock.locked()
 
 
-async def test_cancelled_acquires_never_leave_an_unknown_holder(redis_conn: RedisPool) -> None:
-    lock = Lock(redis_conn, "mid-flight", ttl=60)
+async def test_cancelled_acquires_never_leave_an_unknown_holder(aioredpat_conn: RedisPool) -> None:
+    lock = Lock(aioredpat_conn, "mid-flight", ttl=60)
     rng = random.Random(7)
     for _ in range(60):
         task = asyncio.create_task(lock.acquire(blocking_timeout=5))
@@ -191,8 +195,8 @@ async def test_cancelled_acquires_never_leave_an_unknown_holder(redis_conn: Redi
         assert not await lock.locked()
 
 
-async def test_auto_extend_keeps_the_lock_past_its_ttl(redis_conn: RedisPool) -> None:
-    lock = Lock(redis_conn, "long-job", ttl=0.3, auto_extend=True)
+async def test_auto_extend_keeps_the_lock_past_its_ttl(aioredpat_conn: RedisPool) -> None:
+    lock = Lock(aioredpat_conn, "long-job", ttl=0.3, auto_extend=True)
     async with lock as lease:
         await asyncio.sleep(1.2)
         assert await lock.locked()
@@ -200,25 +204,25 @@ async def test_auto_extend_keeps_the_lock_past_its_ttl(redis_conn: RedisPool) ->
     assert not await lock.locked()
 
 
-async def test_a_lost_lease_raises_lock_lost_in_the_body(redis_conn: RedisPool) -> None:
-    lock = Lock(redis_conn, "stolen", ttl=0.3, auto_extend=True)
+async def test_a_lost_lease_raises_lock_lost_in_the_body(aioredpat_conn: RedisPool) -> None:
+    lock = Lock(aioredpat_conn, "stolen", ttl=0.3, auto_extend=True)
     finished = False
     with pytest.raises(LockLost):
         async with lock:
-            await redis_conn.client.delete("lock:{stolen}:held")  # an operator removes it
+            await aioredpat_conn.client.delete("lock:{stolen}:held")  # an operator removes it
             await asyncio.sleep(10)
             finished = True
     assert not finished
 
 
-async def test_without_auto_extend_an_expired_block_says_so(redis_conn: RedisPool) -> None:
+async def test_without_auto_extend_an_expired_block_says_so(aioredpat_conn: RedisPool) -> None:
     with pytest.raises(LockNotOwned):
-        async with Lock(redis_conn, "too-slow", ttl=0.1):
+        async with Lock(aioredpat_conn, "too-slow", ttl=0.1):
             await asyncio.sleep(0.5)
 
 
-async def test_only_the_fencing_counter_has_no_ttl(redis_conn: RedisPool) -> None:
-    lock = Lock(redis_conn, "ttl-check", ttl=30)
+async def test_only_the_fencing_counter_has_no_ttl(aioredpat_conn: RedisPool) -> None:
+    lock = Lock(aioredpat_conn, "ttl-check", ttl=30)
     lease = await lock.acquire()
     waiter = asyncio.create_task(lock.acquire(blocking_timeout=0.3))
     with pytest.raises(LockNotAcquired):
@@ -228,7 +232,7 @@ async def test_only_the_fencing_counter_has_no_ttl(redis_conn: RedisPool) -> Non
         await asyncio.sleep(0)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-    client = redis_conn.client
+    client = aioredpat_conn.client
     keys = [key async for key in client.scan_iter(match="lock:*")]
     without_ttl = [key for key in keys if await client.pttl(key) < 0]
     assert without_ttl == [b"lock:{ttl-check}:fence"]
@@ -240,34 +244,36 @@ async def test_only_the_fencing_counter_has_no_ttl(redis_conn: RedisPool) -> Non
     [({"ttl": 0}, "ttl"), ({"ttl": -1}, "ttl"), ({"ttl": 5, "blocking_timeout": -1}, "blocking"),
      ({"ttl": "5"}, "ttl"), ({"ttl": 5, "namespace": "a{b}"}, "namespace")],
 )  # fmt: skip
-def test_bad_configuration_fails_at_construction(redis_pool, options, message) -> None:
+def test_bad_configuration_fails_at_construction(aioredpat_pool, options, message) -> None:
     with pytest.raises(ConfigurationError, match=message):
-        Lock(redis_pool, "x", **options)
+        Lock(aioredpat_pool, "x", **options)
     with pytest.raises(ConfigurationError, match="name"):
-        Lock(redis_pool, "", ttl=5)
+        Lock(aioredpat_pool, "", ttl=5)
 
 
-async def test_replicas_must_acknowledge_an_acquisition(redis_sentinel, redis_conn) -> None:
-    async with RedisPool.sentinel(redis_sentinel.sentinels, redis_sentinel.service_name) as pool:
+async def test_replicas_must_acknowledge_an_acquisition(aioredpat_sentinel, aioredpat_conn) -> None:
+    async with RedisPool.sentinel(
+        aioredpat_sentinel.sentinels, aioredpat_sentinel.service_name
+    ) as pool:
         lock = Lock(pool, "replicated", ttl=10, replicas=1, replica_timeout=5)
         async with lock as lease:
             assert (
-                redis_sentinel.replica.command("GET", "lock:{replicated}:held")
+                aioredpat_sentinel.replica.command("GET", "lock:{replicated}:held")
                 == lease.token.encode()
             )
-    # the test servers of redis_conn have no replicas: nothing can acknowledge
-    unreplicated = Lock(redis_conn, "replicated", ttl=10, replicas=1, replica_timeout=0.05)
+    # the test servers of aioredpat_conn have no replicas: nothing can acknowledge
+    unreplicated = Lock(aioredpat_conn, "replicated", ttl=10, replicas=1, replica_timeout=0.05)
     with pytest.raises(LockNotAcquired, match="0 of 1 replicas"):
         await unreplicated.acquire()
     assert not await unreplicated.locked()
 
 
-async def queued(redis_conn: RedisPool, name: str) -> int:
-    return await redis_conn.client.zcard(f"lock:{{{name}}}:queue")
+async def queued(aioredpat_conn: RedisPool, name: str) -> int:
+    return await aioredpat_conn.client.zcard(f"lock:{{{name}}}:queue")
 
 
-async def test_waiters_are_served_in_arrival_order(redis_conn: RedisPool) -> None:
-    lock = Lock(redis_conn, "fifo", ttl=60, blocking_timeout=30)
+async def test_waiters_are_served_in_arrival_order(aioredpat_conn: RedisPool) -> None:
+    lock = Lock(aioredpat_conn, "fifo", ttl=60, blocking_timeout=30)
     holder = await lock.acquire()
     order: list[int] = []
 
@@ -278,58 +284,58 @@ async def test_waiters_are_served_in_arrival_order(redis_conn: RedisPool) -> Non
     tasks = []
     for i in range(5):
         tasks.append(asyncio.create_task(waiter(i)))
-        await wait_until(lambda i=i: _queue_has(redis_conn, "fifo", i + 1))
+        await wait_until(lambda i=i: _queue_has(aioredpat_conn, "fifo", i + 1))
     await holder.release()
     with anyio.fail_after(10):  # only notifications can get there before the 60 s ttl
         await asyncio.gather(*tasks)
     assert order == [0, 1, 2, 3, 4]
-    assert await queued(redis_conn, "fifo") == 0
+    assert await queued(aioredpat_conn, "fifo") == 0
 
 
-async def _queue_has(redis_conn: RedisPool, name: str, n: int) -> bool:
-    return await queued(redis_conn, name) == n
+async def _queue_has(aioredpat_conn: RedisPool, name: str, n: int) -> bool:
+    return await queued(aioredpat_conn, name) == n
 
 
-async def test_a_waiter_that_gives_up_passes_its_turn_on(redis_conn: RedisPool) -> None:
-    lock = Lock(redis_conn, "give-up", ttl=60)
+async def test_a_waiter_that_gives_up_passes_its_turn_on(aioredpat_conn: RedisPool) -> None:
+    lock = Lock(aioredpat_conn, "give-up", ttl=60)
     holder = await lock.acquire()
     impatient = asyncio.create_task(lock.acquire(blocking_timeout=0.5))
-    await wait_until(lambda: _queue_has(redis_conn, "give-up", 1))
+    await wait_until(lambda: _queue_has(aioredpat_conn, "give-up", 1))
     cancelled = asyncio.create_task(lock.acquire(blocking_timeout=30))
-    await wait_until(lambda: _queue_has(redis_conn, "give-up", 2))
+    await wait_until(lambda: _queue_has(aioredpat_conn, "give-up", 2))
     patient = asyncio.create_task(lock.acquire(blocking_timeout=30))
-    await wait_until(lambda: _queue_has(redis_conn, "give-up", 3))
+    await wait_until(lambda: _queue_has(aioredpat_conn, "give-up", 3))
     with pytest.raises(LockNotAcquired):
         await impatient
     cancelled.cancel()
     await asyncio.gather(cancelled, return_exceptions=True)
-    assert await queued(redis_conn, "give-up") == 1
+    assert await queued(aioredpat_conn, "give-up") == 1
     await holder.release()
     lease = await asyncio.wait_for(patient, 10)  # woken by the release, not the 60 s ttl
     await lease.release()
 
 
-async def test_a_gone_waiter_at_the_head_is_passed_over(redis_conn: RedisPool) -> None:
-    lock = Lock(redis_conn, "dead-head", ttl=60)
+async def test_a_gone_waiter_at_the_head_is_passed_over(aioredpat_conn: RedisPool) -> None:
+    lock = Lock(aioredpat_conn, "dead-head", ttl=60)
     holder = await lock.acquire()
     # a waiter process that died while queued: first in line, its liveness lapsing in 0.3 s
-    seconds, micros = await redis_conn.client.time()
+    seconds, micros = await aioredpat_conn.client.time()
     now_ms = seconds * 1000 + micros // 1000
-    await redis_conn.client.zadd("lock:{dead-head}:queue", {"ghost:60000": 0})
-    await redis_conn.client.zadd("lock:{dead-head}:alive", {"ghost:60000": now_ms + 300})
-    await redis_conn.client.pexpire("lock:{dead-head}:queue", 60_000)
-    await redis_conn.client.pexpire("lock:{dead-head}:alive", 60_000)
+    await aioredpat_conn.client.zadd("lock:{dead-head}:queue", {"ghost:60000": 0})
+    await aioredpat_conn.client.zadd("lock:{dead-head}:alive", {"ghost:60000": now_ms + 300})
+    await aioredpat_conn.client.pexpire("lock:{dead-head}:queue", 60_000)
+    await aioredpat_conn.client.pexpire("lock:{dead-head}:alive", 60_000)
     waiter = asyncio.create_task(lock.acquire(blocking_timeout=30))
-    await wait_until(lambda: _queue_has(redis_conn, "dead-head", 2))
+    await wait_until(lambda: _queue_has(aioredpat_conn, "dead-head", 2))
     await asyncio.sleep(0.5)  # the ghost has not tried again: it counts as gone
     await holder.release()  # hands the lock to the live waiter, not the ghost
     lease = await asyncio.wait_for(waiter, 10)
-    assert await redis_conn.client.get("lock:{dead-head}:held") == lease.token.encode()
+    assert await aioredpat_conn.client.get("lock:{dead-head}:held") == lease.token.encode()
     await lease.release()
 
 
-async def test_a_waiter_survives_a_redis_restart(redis_server_factory) -> None:
-    server = redis_server_factory()
+async def test_a_waiter_survives_a_redis_restart(aioredpat_server_factory) -> None:
+    server = aioredpat_server_factory()
     async with RedisPool.from_url(server.url) as pool:
         lock = Lock(pool, "restarted", ttl=60)
         holder = await lock.acquire()
@@ -348,9 +354,9 @@ async def test_a_waiter_survives_a_redis_restart(redis_server_factory) -> None:
 
 @pytest.mark.parametrize("outage", [0.5, 2.0])
 async def test_a_waiter_rides_out_an_outage_shorter_than_its_blocking_timeout(
-    redis_server_factory, outage
+    aioredpat_server_factory, outage
 ) -> None:
-    server = redis_server_factory()
+    server = aioredpat_server_factory()
     async with RedisPool.from_url(server.url) as pool:
         lock = Lock(pool, "outage", ttl=60)
         holder = await lock.acquire()
@@ -376,9 +382,9 @@ async def test_a_waiter_rides_out_an_outage_shorter_than_its_blocking_timeout(
 
 
 async def test_redis_down_past_the_blocking_timeout_is_lock_not_acquired(
-    redis_server_factory,
+    aioredpat_server_factory,
 ) -> None:
-    server = redis_server_factory()
+    server = aioredpat_server_factory()
     async with RedisPool.from_url(server.url) as pool:
         lock = Lock(pool, "down", ttl=5)
         await pool.client.ping()

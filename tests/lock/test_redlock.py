@@ -11,8 +11,8 @@ from tests._wait import eventually
 
 
 @pytest.fixture
-async def masters(redis_server_factory):
-    servers = [redis_server_factory() for _ in range(3)]
+async def masters(aioredpat_server_factory):
+    servers = [aioredpat_server_factory() for _ in range(3)]
     async with AsyncExitStack() as stack:
         pools = [
             await stack.enter_async_context(RedisPool.from_url(s.url, retries=0)) for s in servers
@@ -115,8 +115,8 @@ async def test_an_expired_lease_cannot_release_the_next(masters) -> None:
     await second.release()
 
 
-def test_bad_configuration(redis_pool) -> None:
+def test_bad_configuration(aioredpat_pool) -> None:
     with pytest.raises(ConfigurationError, match="conns"):
         Redlock([], "x", ttl=1)
     with pytest.raises(ConfigurationError, match="drift"):
-        Redlock([redis_pool], "x", ttl=1, drift_factor=0.9)
+        Redlock([aioredpat_pool], "x", ttl=1, drift_factor=0.9)

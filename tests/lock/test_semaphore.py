@@ -8,8 +8,8 @@ import pytest
 from aioredpat import ConfigurationError, LockNotAcquired, LockNotOwned, RedisPool, Semaphore
 
 
-async def test_at_most_limit_holders_at_once(redis_conn: RedisPool) -> None:
-    semaphore = Semaphore(redis_conn, "pool", limit=3, ttl=10)
+async def test_at_most_limit_holders_at_once(aioredpat_conn: RedisPool) -> None:
+    semaphore = Semaphore(aioredpat_conn, "pool", limit=3, ttl=10)
     inside, most, tokens = 0, 0, []
 
     async def worker() -> None:
@@ -28,8 +28,8 @@ async def test_at_most_limit_holders_at_once(redis_conn: RedisPool) -> None:
     assert await semaphore.held() == 0
 
 
-async def test_blocking_timeout_when_full(redis_conn: RedisPool) -> None:
-    semaphore = Semaphore(redis_conn, "full", limit=2, ttl=30)
+async def test_blocking_timeout_when_full(aioredpat_conn: RedisPool) -> None:
+    semaphore = Semaphore(aioredpat_conn, "full", limit=2, ttl=30)
     leases = [await semaphore.acquire(), await semaphore.acquire()]
     assert await semaphore.locked()
     with pytest.raises(LockNotAcquired):
@@ -43,10 +43,10 @@ async def test_blocking_timeout_when_full(redis_conn: RedisPool) -> None:
         await lease.release()
 
 
-async def test_a_crashed_holders_permit_expires(redis_conn: RedisPool) -> None:
-    semaphore = Semaphore(redis_conn, "crash", limit=1, ttl=0.3)
+async def test_a_crashed_holders_permit_expires(aioredpat_conn: RedisPool) -> None:
+    semaphore = Semaphore(aioredpat_conn, "crash", limit=1, ttl=0.3)
     stale = await semaphore.acquire()  # never released
-    lease = await Semaphore(redis_conn, "crash", limit=1, ttl=5, blocking_timeout=20).acquire()
+    lease = await Semaphore(aioredpat_conn, "crash", limit=1, ttl=5, blocking_timeout=20).acquire()
     with pytest.raises(LockNotOwned):
         await stale.release()
     with pytest.raises(LockNotOwned):
@@ -55,8 +55,8 @@ async def test_a_crashed_holders_permit_expires(redis_conn: RedisPool) -> None:
     await lease.release()
 
 
-async def test_cancellation_gives_permits_back(redis_conn: RedisPool) -> None:
-    semaphore = Semaphore(redis_conn, "cancel", limit=2, ttl=60)
+async def test_cancellation_gives_permits_back(aioredpat_conn: RedisPool) -> None:
+    semaphore = Semaphore(aioredpat_conn, "cancel", limit=2, ttl=60)
     with anyio.move_on_after(0.2):
         async with semaphore:
             await anyio.sleep(60)
@@ -71,6 +71,6 @@ async def test_cancellation_gives_permits_back(redis_conn: RedisPool) -> None:
     assert await semaphore.held() == 0
 
 
-def test_bad_limit(redis_pool) -> None:
+def test_bad_limit(aioredpat_pool) -> None:
     with pytest.raises(ConfigurationError, match="limit"):
-        Semaphore(redis_pool, "x", limit=0, ttl=1)
+        Semaphore(aioredpat_pool, "x", limit=0, ttl=1)

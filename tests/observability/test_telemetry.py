@@ -90,7 +90,7 @@ def attrs(**values: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(values.items()))
 
 
-async def test_cache_requests_by_result_and_load_duration(redis_conn: RedisPool) -> None:
+async def test_cache_requests_by_result_and_load_duration(aioredpat_conn: RedisPool) -> None:
     calls = 0
 
     async def load(key: str) -> Order:
@@ -98,7 +98,7 @@ async def test_cache_requests_by_result_and_load_duration(redis_conn: RedisPool)
         calls += 1
         return Order(id=int(key))
 
-    cache = CacheAside(redis_conn, namespace="otel-c", ttl=0.2, stale_ttl=60, model=Order,
+    cache = CacheAside(aioredpat_conn, namespace="otel-c", ttl=0.2, stale_ttl=60, model=Order,
                        loader=load)  # fmt: skip
     requests, loads = points("aioredpat.cache.requests"), points("aioredpat.cache.load.duration")
     await cache.get(1)  # miss
@@ -117,8 +117,8 @@ async def _stale_served(cache: CacheAside) -> bool:
     return points("aioredpat.cache.requests")[attrs(namespace="otel-c", result="stale")] > before
 
 
-async def test_cache_error_is_counted(redis_server_factory) -> None:
-    server = redis_server_factory()
+async def test_cache_error_is_counted(aioredpat_server_factory) -> None:
+    server = aioredpat_server_factory()
     async with RedisPool.from_url(server.url, socket_timeout=0.5, retries=0) as pool:
         cache = CacheAside(pool, namespace="otel-e", ttl=60, fail_open=True)
         await cache.set(1, 1)
@@ -129,9 +129,9 @@ async def test_cache_error_is_counted(redis_server_factory) -> None:
         assert found == {attrs(namespace="otel-e", result="error"): 1}
 
 
-async def test_near_cache_counters(redis_conn: RedisPool) -> None:
+async def test_near_cache_counters(aioredpat_conn: RedisPool) -> None:
     near = NearCache()
-    cache = CacheAside(redis_conn, namespace="otel-n", ttl=60, near_cache=near)
+    cache = CacheAside(aioredpat_conn, namespace="otel-n", ttl=60, near_cache=near)
     await cache.set(1, 1)
     await cache.get(1)
     await eventually(lambda: near.ready)
@@ -142,15 +142,15 @@ async def test_near_cache_counters(redis_conn: RedisPool) -> None:
     assert found[attrs(namespace="otel-n", result="hit")] == 1
     assert found[attrs(namespace="otel-n", result="miss")] == 1
     invalidated = points("aioredpat.cache.near.invalidations")
-    await redis_conn.client.delete("otel-n:{1}:v")
+    await aioredpat_conn.client.delete("otel-n:{1}:v")
     await eventually(lambda: len(near) == 0)
     assert delta(invalidated, points("aioredpat.cache.near.invalidations")) == {
         attrs(namespace="otel-n"): 1
     }
 
 
-async def test_rate_limit_decisions(redis_conn: RedisPool) -> None:
-    limiter = SlidingWindow(redis_conn, namespace="otel-r", limit=2, window=60)
+async def test_rate_limit_decisions(aioredpat_conn: RedisPool) -> None:
+    limiter = SlidingWindow(aioredpat_conn, namespace="otel-r", limit=2, window=60)
     before = points("aioredpat.ratelimit.decisions")
     for _ in range(3):
         await limiter.hit("user")
@@ -161,25 +161,25 @@ async def test_rate_limit_decisions(redis_conn: RedisPool) -> None:
     }
 
 
-async def test_lock_wait_and_lost_with_the_name_only_when_asked(redis_conn: RedisPool) -> None:
+async def test_lock_wait_and_lost_with_the_name_only_when_asked(aioredpat_conn: RedisPool) -> None:
     before = points("aioredpat.lock.wait.duration")
-    async with Lock(redis_conn, "invoice-17", ttl=5):
+    async with Lock(aioredpat_conn, "invoice-17", ttl=5):
         pass
-    async with Lock(redis_conn, "invoice-18", ttl=5, name_in_metrics=True):
+    async with Lock(aioredpat_conn, "invoice-18", ttl=5, name_in_metrics=True):
         pass
     found = delta(before, points("aioredpat.lock.wait.duration"))
     assert found == {attrs(namespace="lock"): 1, attrs(namespace="lock", name="invoice-18"): 1}
 
     lost = points("aioredpat.lock.lost")
     with pytest.raises(LockLost):
-        async with Lock(redis_conn, "job", ttl=0.3, auto_extend=True):
-            await redis_conn.client.delete("lock:{job}:held")  # taken from under it
+        async with Lock(aioredpat_conn, "job", ttl=0.3, auto_extend=True):
+            await aioredpat_conn.client.delete("lock:{job}:held")  # taken from under it
             await asyncio.sleep(1.0)  # the watchdog's next extension finds it gone
     assert delta(lost, points("aioredpat.lock.lost")) == {attrs(namespace="lock"): 1}
 
 
-async def test_stream_messages_by_outcome(redis_conn: RedisPool) -> None:
-    await StreamProducer(redis_conn, "otel-orders", model=Order).publish_many(
+async def test_stream_messages_by_outcome(aioredpat_conn: RedisPool) -> None:
+    await StreamProducer(aioredpat_conn, "otel-orders", model=Order).publish_many(
         [Order(id=i) for i in range(4)]
     )
     before = points("aioredpat.stream.messages")
@@ -189,7 +189,7 @@ async def test_stream_messages_by_outcome(redis_conn: RedisPool) -> None:
             raise ValueError("bad order")
 
     async with StreamConsumer(
-        redis_conn, "otel-orders", group="g", consumer="c", handler=handle, model=Order,
+        aioredpat_conn, "otel-orders", group="g", consumer="c", handler=handle, model=Order,
         max_deliveries=1, dead_letter="otel-orders:dead",
     ):  # fmt: skip
         await eventually(lambda: _outcomes(before) == {"processed": 3, "failed": 1,
@@ -201,8 +201,8 @@ def _outcomes(before: Counter) -> dict[str, int]:
     return {dict(key)["outcome"]: n for key, n in found.items()}
 
 
-async def test_queue_jobs_by_outcome(redis_conn: RedisPool) -> None:
-    queue = JobQueue(redis_conn, "otel-q", model=int, max_attempts=1)
+async def test_queue_jobs_by_outcome(aioredpat_conn: RedisPool) -> None:
+    queue = JobQueue(aioredpat_conn, "otel-q", model=int, max_attempts=1)
     enqueued, jobs = points("aioredpat.queue.enqueued"), points("aioredpat.queue.jobs")
     for i in range(3):
         await queue.enqueue(i)
@@ -223,14 +223,16 @@ async def test_queue_jobs_by_outcome(redis_conn: RedisPool) -> None:
     }
 
 
-async def test_write_behind_flushes(redis_conn: RedisPool) -> None:
+async def test_write_behind_flushes(aioredpat_conn: RedisPool) -> None:
     written: list[tuple[str, object]] = []
 
     async def write(batch: list[tuple[str, object]]) -> None:
         written.extend(batch)
 
     before = points("aioredpat.writebehind.flushed")
-    async with WriteBehind(redis_conn, namespace="otel-wb", ttl=60, writer=write, model=int) as wb:
+    async with WriteBehind(
+        aioredpat_conn, namespace="otel-wb", ttl=60, writer=write, model=int
+    ) as wb:
         await wb.set("a", 1)
         await wb.flush()
     assert delta(before, points("aioredpat.writebehind.flushed")) == {
@@ -238,16 +240,16 @@ async def test_write_behind_flushes(redis_conn: RedisPool) -> None:
     }
 
 
-async def test_spans_parent_the_redis_command_spans(redis_conn: RedisPool, spans) -> None:
+async def test_spans_parent_the_redis_command_spans(aioredpat_conn: RedisPool, spans) -> None:
     RedisInstrumentor().instrument()
     try:
-        cache = CacheAside(redis_conn, namespace="otel-s", ttl=60, model=Order)
+        cache = CacheAside(aioredpat_conn, namespace="otel-s", ttl=60, model=Order)
         await cache.set(1, Order(id=1))
         spans.clear()
         assert await cache.get(1) == Order(id=1)
-        limiter = SlidingWindow(redis_conn, namespace="otel-s", limit=5, window=60)
+        limiter = SlidingWindow(aioredpat_conn, namespace="otel-s", limit=5, window=60)
         await limiter.hit("user")
-        async with Lock(redis_conn, "otel-s", ttl=5):
+        async with Lock(aioredpat_conn, "otel-s", ttl=5):
             pass
     finally:
         RedisInstrumentor().uninstrument()
@@ -264,10 +266,10 @@ async def test_spans_parent_the_redis_command_spans(redis_conn: RedisPool, spans
     assert any(s.parent is not None and s.parent.span_id == hit.context.span_id for s in finished)
 
 
-async def test_no_spans_without_a_tracer_provider(redis_conn: RedisPool) -> None:
+async def test_no_spans_without_a_tracer_provider(aioredpat_conn: RedisPool) -> None:
     from aioredpat._telemetry import tracing
 
     assert not tracing()  # the API alone: patterns make no span at all
-    cache = CacheAside(redis_conn, namespace="otel-x", ttl=60)
+    cache = CacheAside(aioredpat_conn, namespace="otel-x", ttl=60)
     await cache.set(1, 1)
     assert await cache.get(1) == 1

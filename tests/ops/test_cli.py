@@ -47,8 +47,8 @@ def verdicts(output: str) -> dict[str, str]:
     return {check["name"]: check["status"] for check in json.loads(output)["checks"]}
 
 
-async def test_doctor_passes_a_healthy_server(redis_server_factory) -> None:
-    server = redis_server_factory(
+async def test_doctor_passes_a_healthy_server(aioredpat_server_factory) -> None:
+    server = aioredpat_server_factory(
         args=["--appendonly", "yes", "--maxmemory", "512mb", "--maxmemory-policy", "noeviction"]
     )
     async with RedisPool.from_url(server.url) as pool:
@@ -62,8 +62,8 @@ async def test_doctor_passes_a_healthy_server(redis_server_factory) -> None:
         assert (await pool.client.info("persistence"))["rdb_changes_since_last_save"] == changes
 
 
-async def test_doctor_fails_allkeys_eviction_with_a_stream(redis_server_factory) -> None:
-    server = redis_server_factory(
+async def test_doctor_fails_allkeys_eviction_with_a_stream(aioredpat_server_factory) -> None:
+    server = aioredpat_server_factory(
         args=["--maxmemory", "512mb", "--maxmemory-policy", "allkeys-lru"]
     )
     async with RedisPool.from_url(server.url) as pool:
@@ -77,8 +77,8 @@ async def test_doctor_fails_allkeys_eviction_with_a_stream(redis_server_factory)
     assert "allkeys-lru" in detail["eviction policy"] and "stream" in detail["eviction policy"]
 
 
-async def test_doctor_warns_of_a_cache_key_without_a_ttl(redis_server_factory) -> None:
-    server = redis_server_factory(args=["--maxmemory", "512mb"])
+async def test_doctor_warns_of_a_cache_key_without_a_ttl(aioredpat_server_factory) -> None:
+    server = aioredpat_server_factory(args=["--maxmemory", "512mb"])
     async with RedisPool.from_url(server.url) as pool:
         cache = CacheAside(pool, namespace="products", ttl=60)
         await cache.set("p1", {"price": 1})
@@ -94,8 +94,8 @@ async def test_doctor_warns_of_a_cache_key_without_a_ttl(redis_server_factory) -
     )
 
 
-async def test_doctor_cannot_reach_a_server(redis_server_factory) -> None:
-    server = redis_server_factory()
+async def test_doctor_cannot_reach_a_server(aioredpat_server_factory) -> None:
+    server = aioredpat_server_factory()
     url = server.url
     server.kill()
     code, out = await cli("doctor", "--url", url, "--json")
@@ -103,32 +103,32 @@ async def test_doctor_cannot_reach_a_server(redis_server_factory) -> None:
     assert "cannot connect" in json.loads(out)["error"]
 
 
-async def test_doctor_on_a_cluster(redis_cluster) -> None:
-    code, out = await cli("doctor", "--url", redis_cluster.urls[0], "--json")
+async def test_doctor_on_a_cluster(aioredpat_cluster) -> None:
+    code, out = await cli("doctor", "--url", aioredpat_cluster.urls[0], "--json")
     assert verdicts(out)["cluster"] == "pass"
     assert code in (0, 1)
 
 
-async def test_inspect_each_kind(redis_standalone_url: str, redis_pool: RedisPool) -> None:
-    url = redis_standalone_url
-    async with Lock(redis_pool, "invoice", ttl=30) as lease:
+async def test_inspect_each_kind(aioredpat_redis_url: str, aioredpat_pool: RedisPool) -> None:
+    url = aioredpat_redis_url
+    async with Lock(aioredpat_pool, "invoice", ttl=30) as lease:
         code, out = await cli("inspect", "lock", "invoice", "--url", url, "--json")
         found = json.loads(out)
         assert code == 0 and found["held"] and found["fencing_token"] == lease.fencing_token
         assert 0 < found["ttl_left"] <= 30 and found["waiters"] == 0
 
-    limiter = SlidingWindow(redis_pool, namespace="api", limit=5, window=60)
+    limiter = SlidingWindow(aioredpat_pool, namespace="api", limit=5, window=60)
     for _ in range(3):
         await limiter.hit("user-1")
     code, out = await cli("inspect", "limiter", "api", "user-1", "--url", url, "--json")
     [key] = json.loads(out)["keys"]
     assert key["type"] == "zset" and key["entries"] == 3
 
-    await StreamProducer(redis_pool, "orders", model=Order).publish_many(
+    await StreamProducer(aioredpat_pool, "orders", model=Order).publish_many(
         [Order(id=i) for i in range(3)]
     )
-    await redis_pool.client.xgroup_create("orders", "billing", "0")
-    await redis_pool.client.xreadgroup("billing", "worker-1", {"orders": ">"}, count=2)
+    await aioredpat_pool.client.xgroup_create("orders", "billing", "0")
+    await aioredpat_pool.client.xreadgroup("billing", "worker-1", {"orders": ">"}, count=2)
     code, out = await cli("inspect", "stream", "orders", "--url", url, "--json")
     stream = json.loads(out)
     [group] = stream["groups"]
@@ -137,7 +137,7 @@ async def test_inspect_each_kind(redis_standalone_url: str, redis_pool: RedisPoo
         {"name": "worker-1", "pending": 2, "idle": group["consumers"][0]["idle"]}
     ]
 
-    queue = JobQueue(redis_pool, "emails", model=int)
+    queue = JobQueue(aioredpat_pool, "emails", model=int)
     await queue.enqueue(1)
     await queue.enqueue(2, delay=60)
     code, out = await cli("inspect", "queue", "emails", "--url", url, "--json")
@@ -147,10 +147,10 @@ async def test_inspect_each_kind(redis_standalone_url: str, redis_pool: RedisPoo
 
 
 async def test_dlq_replay_puts_dead_letters_back(
-    redis_standalone_url: str, redis_pool: RedisPool
+    aioredpat_redis_url: str, aioredpat_pool: RedisPool
 ) -> None:
-    url = redis_standalone_url
-    await StreamProducer(redis_pool, "orders", model=Order).publish_many(
+    url = aioredpat_redis_url
+    await StreamProducer(aioredpat_pool, "orders", model=Order).publish_many(
         [Order(id=i) for i in range(3)]
     )
     failing = True
@@ -163,27 +163,27 @@ async def test_dlq_replay_puts_dead_letters_back(
 
     options = {"group": "g", "consumer": "c", "handler": handle, "model": Order,
                "max_deliveries": 1, "dead_letter": "orders:dead"}  # fmt: skip
-    async with StreamConsumer(redis_pool, "orders", **options):
-        await eventually(lambda: _xlen(redis_pool, "orders:dead", 3))
+    async with StreamConsumer(aioredpat_pool, "orders", **options):
+        await eventually(lambda: _xlen(aioredpat_pool, "orders:dead", 3))
     code, out = await cli("dlq", "list", "orders:dead", "--url", url, "--json")
     assert [e["error"] for e in json.loads(out)] == ["ValueError('payment provider down')"] * 3
     code, out = await cli("dlq", "replay", "orders:dead", "--url", url, "--dry-run", "--json")
     assert json.loads(out)["would_replay"] == 3
-    assert await redis_pool.client.xlen("orders:dead") == 3  # a dry run moves nothing
+    assert await aioredpat_pool.client.xlen("orders:dead") == 3  # a dry run moves nothing
     code, out = await cli("dlq", "replay", "orders:dead", "--url", url, "--json")
     assert code == 0
     assert json.loads(out)["replayed"] == 3 and json.loads(out)["to"] == {"orders": 3}
-    assert await redis_pool.client.xlen("orders:dead") == 0
+    assert await aioredpat_pool.client.xlen("orders:dead") == 0
     failing = False
-    async with StreamConsumer(redis_pool, "orders", **options):
+    async with StreamConsumer(aioredpat_pool, "orders", **options):
         await eventually(lambda: sorted(handled) == [0, 1, 2])
 
 
 async def test_dlq_replay_and_purge_dead_jobs(
-    redis_standalone_url: str, redis_pool: RedisPool
+    aioredpat_redis_url: str, aioredpat_pool: RedisPool
 ) -> None:
-    url = redis_standalone_url
-    queue = JobQueue(redis_pool, "emails", model=int, max_attempts=1)
+    url = aioredpat_redis_url
+    queue = JobQueue(aioredpat_pool, "emails", model=int, max_attempts=1)
     for i in range(3):
         await queue.enqueue(i)
 
@@ -203,7 +203,7 @@ async def test_dlq_replay_and_purge_dead_jobs(
     assert code == 0
     assert json.loads(out)["purged"] == 3
     assert await queue.stats() == (await queue.stats()).__class__(0, 0, 0, 0)
-    assert [k async for k in redis_pool.client.scan_iter("queue:*")] == []
+    assert [k async for k in aioredpat_pool.client.scan_iter("queue:*")] == []
 
 
 async def _xlen(pool: RedisPool, key: str, n: int) -> bool:
@@ -214,9 +214,9 @@ async def _dead(queue: JobQueue, n: int) -> bool:
     return (await queue.stats()).dead == n
 
 
-async def test_version_and_the_table_output(redis_standalone_url: str) -> None:
+async def test_version_and_the_table_output(aioredpat_redis_url: str) -> None:
     code, out = await cli("--version")
     assert code == 0 and out.startswith("aioredpat ")
-    code, out = await cli("doctor", "--url", redis_standalone_url)
+    code, out = await cli("doctor", "--url", aioredpat_redis_url)
     assert "server version" in out and "eviction policy" in out  # a rich table
     pytest.importorskip("rich")

@@ -27,11 +27,11 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture
-async def dashboard(redis_standalone_url: str) -> AsyncIterator[str]:
+async def dashboard(aioredpat_redis_url: str) -> AsyncIterator[str]:
     """``aioredpat dashboard`` as a user starts it, on a free port of localhost."""
     port = free_port()
     server = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "aioredpat", "dashboard", "--url", redis_standalone_url,
+        sys.executable, "-m", "aioredpat", "dashboard", "--url", aioredpat_redis_url,
         "--port", str(port), cwd=ROOT, env={**os.environ},
     )  # fmt: skip
 
@@ -52,17 +52,17 @@ async def dashboard(redis_standalone_url: str) -> AsyncIterator[str]:
 
 
 async def test_the_page_shows_pending_entries_and_a_held_lock(
-    dashboard: str, redis_pool: RedisPool
+    dashboard: str, aioredpat_pool: RedisPool
 ) -> None:
-    client = redis_pool.client
-    await StreamProducer(redis_pool, "orders").publish_many([{"id": i} for i in range(5)])
+    client = aioredpat_pool.client
+    await StreamProducer(aioredpat_pool, "orders").publish_many([{"id": i} for i in range(5)])
     await client.xgroup_create("orders", "billing", "0")
     read = await client.xreadgroup("billing", "worker-1", {"orders": ">"}, count=2)
-    queue = JobQueue(redis_pool, "emails", model=int)
+    queue = JobQueue(aioredpat_pool, "emails", model=int)
     for i in range(3):
         await queue.enqueue(i)
     async with (
-        Lock(redis_pool, "invoice-run", ttl=60) as lease,
+        Lock(aioredpat_pool, "invoice-run", ttl=60) as lease,
         playwright.async_playwright() as driver,
     ):
         browser = await driver.chromium.launch(executable_path=CHROMIUM, headless=True)

@@ -36,8 +36,8 @@ def clear_calls() -> None:
     calls.clear()
 
 
-async def test_allowed_requests_carry_ratelimit_headers(redis_conn: RedisPool) -> None:
-    limiter = SlidingWindow(redis_conn, namespace="http", limit=3, window=60.0)
+async def test_allowed_requests_carry_ratelimit_headers(aioredpat_conn: RedisPool) -> None:
+    limiter = SlidingWindow(aioredpat_conn, namespace="http", limit=3, window=60.0)
     async with client_for(RateLimitMiddleware(plain_app, limiter=limiter)) as client:
         response = await client.get("/a")
     assert response.status_code == 200
@@ -47,8 +47,8 @@ async def test_allowed_requests_carry_ratelimit_headers(redis_conn: RedisPool) -
     assert response.headers["ratelimit"] == '"default";r=2;t=60'
 
 
-async def test_denied_requests_get_429_and_never_reach_the_app(redis_conn: RedisPool) -> None:
-    limiter = TokenBucket(redis_conn, namespace="http", capacity=2, refill_rate=0.5)
+async def test_denied_requests_get_429_and_never_reach_the_app(aioredpat_conn: RedisPool) -> None:
+    limiter = TokenBucket(aioredpat_conn, namespace="http", capacity=2, refill_rate=0.5)
     async with client_for(RateLimitMiddleware(starlette_app(), limiter=limiter)) as client:
         responses = [await client.get("/hello") for _ in range(4)]
     assert [r.status_code for r in responses] == [200, 200, 429, 429]
@@ -59,8 +59,8 @@ async def test_denied_requests_get_429_and_never_reach_the_app(redis_conn: Redis
     assert denied.text == "Too Many Requests"
 
 
-async def test_clients_are_limited_separately_and_exempt_ones_pass(redis_conn: RedisPool):
-    limiter = SlidingWindow(redis_conn, namespace="http", limit=1, window=60.0)
+async def test_clients_are_limited_separately_and_exempt_ones_pass(aioredpat_conn: RedisPool):
+    limiter = SlidingWindow(aioredpat_conn, namespace="http", limit=1, window=60.0)
 
     def identify(scope):
         return None if scope["path"] == "/health" else scope["client"][0]
@@ -75,8 +75,8 @@ async def test_clients_are_limited_separately_and_exempt_ones_pass(redis_conn: R
     assert "ratelimit" not in health[0].headers
 
 
-async def test_async_identify_and_cost_per_route(redis_conn: RedisPool) -> None:
-    limiter = SlidingWindow(redis_conn, namespace="http", limit=5, window=60.0)
+async def test_async_identify_and_cost_per_route(aioredpat_conn: RedisPool) -> None:
+    limiter = SlidingWindow(aioredpat_conn, namespace="http", limit=5, window=60.0)
 
     async def identify(scope):
         return dict(scope["headers"]).get(b"x-api-key", b"anonymous").decode()
@@ -99,21 +99,21 @@ async def test_async_identify_and_cost_per_route(redis_conn: RedisPool) -> None:
         assert (await client.get("/search", headers={"x-api-key": "key-2"})).status_code == 200
 
 
-async def test_multi_limit_policies_are_listed(redis_conn: RedisPool) -> None:
-    limiter = MultiLimit(redis_conn, namespace="http", limits=[(10, 1.0), (1000, 3600.0)])
+async def test_multi_limit_policies_are_listed(aioredpat_conn: RedisPool) -> None:
+    limiter = MultiLimit(aioredpat_conn, namespace="http", limits=[(10, 1.0), (1000, 3600.0)])
     app = RateLimitMiddleware(plain_app, limiter=limiter, policy_name="api")
     async with client_for(app) as client:
         response = await client.get("/")
     assert response.headers["ratelimit-policy"] == '"api";q=10;w=1, "api-1";q=1000;w=3600'
 
 
-async def test_lifespan_and_websocket_scopes_pass_through(redis_pool: RedisPool) -> None:
+async def test_lifespan_and_websocket_scopes_pass_through(aioredpat_pool: RedisPool) -> None:
     seen = []
 
     async def app(scope, receive, send):
         seen.append(scope["type"])
 
-    limiter = SlidingWindow(redis_pool, namespace="http", limit=1, window=60.0)
+    limiter = SlidingWindow(aioredpat_pool, namespace="http", limit=1, window=60.0)
     middleware = RateLimitMiddleware(app, limiter=limiter)
     for kind in ("lifespan", "websocket", "websocket"):
         await middleware({"type": kind, "client": ("1.2.3.4", 1)}, None, None)

@@ -50,9 +50,9 @@ def every_limiter(pool: RedisPool, limit: int, window: float, clock=None) -> dic
 ALGORITHMS = ["token_bucket", "sliding_window", "sliding_window_approx", "fixed_window", "multi"]
 
 
-async def test_token_bucket_bursts_then_refills(redis_conn: RedisPool) -> None:
+async def test_token_bucket_bursts_then_refills(aioredpat_conn: RedisPool) -> None:
     clock = Clock()
-    bucket = TokenBucket(redis_conn, namespace="rl", capacity=5, refill_rate=2.0, clock=clock)
+    bucket = TokenBucket(aioredpat_conn, namespace="rl", capacity=5, refill_rate=2.0, clock=clock)
     burst = [await bucket.hit("u") for _ in range(6)]
     assert [r.allowed for r in burst] == [True] * 5 + [False]
     assert [r.remaining for r in burst[:5]] == [4, 3, 2, 1, 0]
@@ -67,9 +67,9 @@ async def test_token_bucket_bursts_then_refills(redis_conn: RedisPool) -> None:
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-async def test_denied_hits_consume_nothing(redis_conn: RedisPool, algorithm: str) -> None:
+async def test_denied_hits_consume_nothing(aioredpat_conn: RedisPool, algorithm: str) -> None:
     clock = Clock()
-    limiter = every_limiter(redis_conn, 3, 1.0, clock)[algorithm]
+    limiter = every_limiter(aioredpat_conn, 3, 1.0, clock)[algorithm]
     for _ in range(3):
         assert (await limiter.hit("u")).allowed
     denied = [await limiter.hit("u") for _ in range(20)]
@@ -80,22 +80,22 @@ async def test_denied_hits_consume_nothing(redis_conn: RedisPool, algorithm: str
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-async def test_concurrent_hits_allow_exactly_the_limit(redis_conn: RedisPool, algorithm: str):
-    limiter = every_limiter(redis_conn, 37, 3600.0)[algorithm]
+async def test_concurrent_hits_allow_exactly_the_limit(aioredpat_conn: RedisPool, algorithm: str):
+    limiter = every_limiter(aioredpat_conn, 37, 3600.0)[algorithm]
     results = await asyncio.gather(*(limiter.hit("crowd") for _ in range(250)))
     assert sum(r.allowed for r in results) == 37
     assert sorted(r.remaining for r in results if r.allowed) == list(range(37))
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-async def test_one_command_per_hit(redis_conn: RedisPool, algorithm: str) -> None:
-    limiter = every_limiter(redis_conn, 5, 60.0)[algorithm]
+async def test_one_command_per_hit(aioredpat_conn: RedisPool, algorithm: str) -> None:
+    limiter = every_limiter(aioredpat_conn, 5, 60.0)[algorithm]
     await limiter.hit("warm")  # loads the script where needed
-    await reset_command_counts(redis_conn)
+    await reset_command_counts(aioredpat_conn)
     for i in range(20):
         await limiter.hit(f"user-{i % 4}")
     await limiter.peek("user-0")
-    counts = await command_counts(redis_conn)
+    counts = await command_counts(aioredpat_conn)
     # commandstats also counts what the scripts run inside the server
     inside_scripts = {
         "get",
@@ -116,8 +116,8 @@ async def test_one_command_per_hit(redis_conn: RedisPool, algorithm: str) -> Non
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-async def test_cost_counts_and_cost_beyond_limit_fails(redis_conn: RedisPool, algorithm: str):
-    limiter = every_limiter(redis_conn, 10, 60.0, Clock())[algorithm]
+async def test_cost_counts_and_cost_beyond_limit_fails(aioredpat_conn: RedisPool, algorithm: str):
+    limiter = every_limiter(aioredpat_conn, 10, 60.0, Clock())[algorithm]
     assert (await limiter.hit("u", cost=4)).remaining == 6
     assert (await limiter.hit("u", cost=6)).remaining == 0
     assert not (await limiter.hit("u", cost=1)).allowed
@@ -127,19 +127,19 @@ async def test_cost_counts_and_cost_beyond_limit_fails(redis_conn: RedisPool, al
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-async def test_awkward_identifiers_are_isolated(redis_conn: RedisPool, algorithm: str) -> None:
-    limiter = every_limiter(redis_conn, 2, 60.0)[algorithm]
+async def test_awkward_identifiers_are_isolated(aioredpat_conn: RedisPool, algorithm: str) -> None:
+    limiter = every_limiter(aioredpat_conn, 2, 60.0)[algorithm]
     names = ["a", "{a}", "a}", "{a", "a:b", "a:{b}", "ünï漢😀", "", "%7Ba%7D", "x" * 1000]
     for name in names:
         assert [(await limiter.hit(name)).allowed for _ in range(3)] == [True, True, False]
 
 
-async def test_every_key_has_a_ttl(redis_conn: RedisPool) -> None:
-    for limiter in every_limiter(redis_conn, 3, 5.0).values():
+async def test_every_key_has_a_ttl(aioredpat_conn: RedisPool) -> None:
+    for limiter in every_limiter(aioredpat_conn, 3, 5.0).values():
         for i in range(5):
             await limiter.hit(f"ttl-{i}")
             await limiter.peek(f"ttl-{i}")
-    client = redis_conn.client
+    client = aioredpat_conn.client
     keys = [key async for key in client.scan_iter(match="rl:*")]
     assert len(keys) == 30  # four single-key limiters and a two-limit MultiLimit, 5 ids
     ttls = [await client.pttl(key) for key in keys]
@@ -147,16 +147,16 @@ async def test_every_key_has_a_ttl(redis_conn: RedisPool) -> None:
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-async def test_script_flush_is_survived(redis_conn: RedisPool, algorithm: str) -> None:
-    limiter = every_limiter(redis_conn, 3, 60.0)[algorithm]
+async def test_script_flush_is_survived(aioredpat_conn: RedisPool, algorithm: str) -> None:
+    limiter = every_limiter(aioredpat_conn, 3, 60.0)[algorithm]
     assert (await limiter.hit("u")).remaining == 2
-    await redis_conn.client.script_flush()
+    await aioredpat_conn.client.script_flush()
     assert (await limiter.hit("u")).remaining == 1
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-async def test_peek_and_reset(redis_conn: RedisPool, algorithm: str) -> None:
-    limiter = every_limiter(redis_conn, 2, 60.0)[algorithm]
+async def test_peek_and_reset(aioredpat_conn: RedisPool, algorithm: str) -> None:
+    limiter = every_limiter(aioredpat_conn, 2, 60.0)[algorithm]
     assert (await limiter.peek("u")).remaining == 1  # what a hit would leave
     assert (await limiter.peek("u")).remaining == 1  # and nothing was consumed
     await limiter.hit("u")
@@ -166,9 +166,9 @@ async def test_peek_and_reset(redis_conn: RedisPool, algorithm: str) -> None:
     assert (await limiter.hit("u")).remaining == 1
 
 
-async def test_multi_limit_is_all_or_nothing(redis_conn: RedisPool) -> None:
+async def test_multi_limit_is_all_or_nothing(aioredpat_conn: RedisPool) -> None:
     clock = Clock()
-    limits = MultiLimit(redis_conn, namespace="rl", limits=[(2, 1.0), (3, 10.0)], clock=clock)
+    limits = MultiLimit(aioredpat_conn, namespace="rl", limits=[(2, 1.0), (3, 10.0)], clock=clock)
     assert [(await limits.hit("u")).allowed for _ in range(3)] == [True, True, False]
     clock.now += 1.0
     second = await limits.hit("u")
@@ -181,22 +181,22 @@ async def test_multi_limit_is_all_or_nothing(redis_conn: RedisPool) -> None:
     assert (await limits.hit("u")).allowed
 
 
-async def test_acquire_waits_then_passes(redis_conn: RedisPool) -> None:
-    bucket = TokenBucket(redis_conn, namespace="rl", capacity=1, refill_rate=50.0)
+async def test_acquire_waits_then_passes(aioredpat_conn: RedisPool) -> None:
+    bucket = TokenBucket(aioredpat_conn, namespace="rl", capacity=1, refill_rate=50.0)
     results = [await bucket.acquire("waiter") for _ in range(4)]
     assert all(isinstance(r, RateLimitResult) and r.allowed for r in results)
 
 
-async def test_acquire_times_out_with_retry_after(redis_conn: RedisPool) -> None:
-    window = FixedWindow(redis_conn, namespace="rl", limit=1, window=3600.0)
+async def test_acquire_times_out_with_retry_after(aioredpat_conn: RedisPool) -> None:
+    window = FixedWindow(aioredpat_conn, namespace="rl", limit=1, window=3600.0)
     await window.hit("busy")
     with pytest.raises(RateLimitExceeded) as info:
         await window.acquire("busy", timeout=0.05)
     assert info.value.retry_after > 0.05
 
 
-async def test_cancelled_acquire_consumes_nothing(redis_conn: RedisPool) -> None:
-    bucket = TokenBucket(redis_conn, namespace="rl", capacity=2, refill_rate=0.001)
+async def test_cancelled_acquire_consumes_nothing(aioredpat_conn: RedisPool) -> None:
+    bucket = TokenBucket(aioredpat_conn, namespace="rl", capacity=2, refill_rate=0.001)
     await bucket.hit("c", cost=2)
     waiter = asyncio.create_task(bucket.acquire("c"))
     await asyncio.sleep(0.05)
@@ -208,37 +208,39 @@ async def test_cancelled_acquire_consumes_nothing(redis_conn: RedisPool) -> None
     assert (await bucket.hit("c", cost=2)).allowed  # the cancelled wait took nothing
 
 
-async def test_token_bucket_state_is_constant_size(redis_conn: RedisPool) -> None:
-    bucket = TokenBucket(redis_conn, namespace="rl", capacity=1000, refill_rate=1.0)
+async def test_token_bucket_state_is_constant_size(aioredpat_conn: RedisPool) -> None:
+    bucket = TokenBucket(aioredpat_conn, namespace="rl", capacity=1000, refill_rate=1.0)
     await bucket.hit("mem")
     key = "rl:tmem"
-    first = await redis_conn.client.memory_usage(key)
+    first = await aioredpat_conn.client.memory_usage(key)
     for _ in range(200):
         await bucket.hit("mem")
-    assert await redis_conn.client.memory_usage(key) == first
-    assert await redis_conn.client.object("encoding", key) == b"int"
+    assert await aioredpat_conn.client.memory_usage(key) == first
+    assert await aioredpat_conn.client.object("encoding", key) == b"int"
 
 
-async def test_decisions_ignore_a_wrong_client_clock(redis_conn: RedisPool, monkeypatch) -> None:
+async def test_decisions_ignore_a_wrong_client_clock(
+    aioredpat_conn: RedisPool, monkeypatch
+) -> None:
     monkeypatch.setattr(time, "time", lambda: 0.0)  # a client clock stuck in 1970
-    limiter = SlidingWindow(redis_conn, namespace="rl", limit=2, window=3600.0)
+    limiter = SlidingWindow(aioredpat_conn, namespace="rl", limit=2, window=3600.0)
     results = [await limiter.hit("clock") for _ in range(3)]
     assert [r.allowed for r in results] == [True, True, False]
     assert 3599 < results[2].retry_after <= 3600
 
 
-async def test_server_clock_corrects_the_client_offset(redis_pool: RedisPool, monkeypatch):
+async def test_server_clock_corrects_the_client_offset(aioredpat_pool: RedisPool, monkeypatch):
     real = time.time
     monkeypatch.setattr(time, "time", lambda: real() - 7200.0)  # two hours behind
     from aioredpat._executor import executor_for
 
-    clock = ServerClock(executor_for(redis_pool))
-    seconds, _ = await redis_pool.client.time()
+    clock = ServerClock(executor_for(aioredpat_pool))
+    seconds, _ = await aioredpat_pool.client.time()
     assert abs(await clock.now_us() / 1e6 - seconds) < 5
 
 
-async def test_server_refusing_time_in_scripts_uses_corrected_time(redis_server_factory):
-    server = redis_server_factory()
+async def test_server_refusing_time_in_scripts_uses_corrected_time(aioredpat_server_factory):
+    server = aioredpat_server_factory()
     try:
         server.command("CONFIG", "SET", "lua-replicate-commands", "no")
     except ResponseError:
@@ -263,6 +265,6 @@ async def test_server_refusing_time_in_scripts_uses_corrected_time(redis_server_
         (lambda p: MultiLimit(p, namespace="x", limits=[(1, 1.0)], algorithm="leaky"), "algorithm"),
     ],
 )
-def test_bad_configuration_fails_at_construction(redis_pool, make, message) -> None:
+def test_bad_configuration_fails_at_construction(aioredpat_pool, make, message) -> None:
     with pytest.raises(ConfigurationError, match=message):
-        make(redis_pool)
+        make(aioredpat_pool)

@@ -27,9 +27,9 @@ names = itertools.count()
 
 
 @pytest.fixture(scope="module")
-def run_and_pool(redis_standalone_url: str) -> Iterator[tuple[Runner, RedisPool]]:
+def run_and_pool(aioredpat_redis_url: str) -> Iterator[tuple[Runner, RedisPool]]:
     loop = asyncio.new_event_loop()
-    pool = RedisPool.from_url(redis_standalone_url)
+    pool = RedisPool.from_url(aioredpat_redis_url)
     yield loop.run_until_complete, pool
     loop.run_until_complete(pool.aclose())
     loop.close()

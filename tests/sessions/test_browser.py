@@ -26,13 +26,13 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture
-async def site(redis_standalone_url: str) -> AsyncIterator[str]:
+async def site(aioredpat_redis_url: str) -> AsyncIterator[str]:
     """The example app under uvicorn, on a free port of localhost."""
     port = free_port()
     server = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "uvicorn", "examples.sessions_app:app", "--factory",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-        cwd=ROOT, env={**os.environ, "REDIS_URL": redis_standalone_url},
+        cwd=ROOT, env={**os.environ, "REDIS_URL": aioredpat_redis_url},
     )  # fmt: skip
 
     async def listening() -> bool:
@@ -51,8 +51,8 @@ async def site(redis_standalone_url: str) -> AsyncIterator[str]:
         await server.wait()
 
 
-async def test_login_rotation_and_logout_everywhere(site: str, redis_pool: RedisPool) -> None:
-    store = SessionStore(redis_pool)
+async def test_login_rotation_and_logout_everywhere(site: str, aioredpat_pool: RedisPool) -> None:
+    store = SessionStore(aioredpat_pool)
     async with playwright.async_playwright() as driver:
         browser = await driver.chromium.launch(executable_path=CHROMIUM, headless=True)
         try:

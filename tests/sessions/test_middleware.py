@@ -44,8 +44,8 @@ def client(app: SessionMiddleware) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://testserver")
 
 
-async def test_cookie_flags_and_a_counter(redis_conn: RedisPool) -> None:
-    store = SessionStore(redis_conn, ttl=600)
+async def test_cookie_flags_and_a_counter(aioredpat_conn: RedisPool) -> None:
+    store = SessionStore(aioredpat_conn, ttl=600)
     async with client(make_app(store)) as http:
         first = await http.post("/count")
         assert first.json() == {"n": 1}
@@ -56,22 +56,22 @@ async def test_cookie_flags_and_a_counter(redis_conn: RedisPool) -> None:
         assert (await http.get("/")).json() == {"n": 2}
 
 
-async def test_saved_only_when_changed(redis_pool: RedisPool) -> None:
-    store = SessionStore(redis_pool)
+async def test_saved_only_when_changed(aioredpat_pool: RedisPool) -> None:
+    store = SessionStore(aioredpat_pool)
     async with client(make_app(store)) as http:
         await http.post("/count")
         await http.get("/")  # warm
-        await reset_command_counts(redis_pool)
+        await reset_command_counts(aioredpat_pool)
         await http.get("/")
-        reading = (await command_counts(redis_pool))["evalsha"]
-        await reset_command_counts(redis_pool)
+        reading = (await command_counts(aioredpat_pool))["evalsha"]
+        await reset_command_counts(aioredpat_pool)
         await http.post("/count")
-        changing = (await command_counts(redis_pool))["evalsha"]
+        changing = (await command_counts(aioredpat_pool))["evalsha"]
     assert (reading, changing) == (1, 2)  # one round trip to read, two to change
 
 
-async def test_login_rotates_and_logout_everywhere(redis_conn: RedisPool) -> None:
-    store = SessionStore(redis_conn)
+async def test_login_rotates_and_logout_everywhere(aioredpat_conn: RedisPool) -> None:
+    store = SessionStore(aioredpat_conn)
     app = make_app(store)
     async with client(app) as laptop, client(app) as phone:
         await laptop.post("/count")
@@ -91,8 +91,8 @@ async def test_login_rotates_and_logout_everywhere(redis_conn: RedisPool) -> Non
 @pytest.mark.parametrize(
     "cookie", ["tampered", "x" * 5000, "%C3%A9t%C3%A9", "a" * 43, "{x}", '"quoted"', ""]
 )
-async def test_a_bad_cookie_gives_a_fresh_session(redis_conn: RedisPool, cookie: str) -> None:
-    async with client(make_app(SessionStore(redis_conn))) as http:
+async def test_a_bad_cookie_gives_a_fresh_session(aioredpat_conn: RedisPool, cookie: str) -> None:
+    async with client(make_app(SessionStore(aioredpat_conn))) as http:
         answer = await http.get(
             "/", headers={"cookie": f"session={cookie}".encode().decode("latin-1")}
         )
@@ -101,8 +101,8 @@ async def test_a_bad_cookie_gives_a_fresh_session(redis_conn: RedisPool, cookie:
             assert "Max-Age=0" in answer.headers["set-cookie"]  # the dead cookie is cleared
 
 
-async def test_redis_down_is_a_clear_503(redis_server_factory) -> None:
-    server = redis_server_factory()
+async def test_redis_down_is_a_clear_503(aioredpat_server_factory) -> None:
+    server = aioredpat_server_factory()
     async with (
         RedisPool.from_url(server.url, retries=0) as pool,
         client(make_app(SessionStore(pool))) as http,

@@ -50,8 +50,8 @@ async def publish_orders(pool: RedisPool, stream: str, count: int) -> list[str]:
     return await producer.publish_many(Order(id=i, item=f"item-{i}") for i in range(count))
 
 
-async def test_500_messages_each_handled_once_with_concurrency_8(redis_conn: RedisPool) -> None:
-    await publish_orders(redis_conn, "orders", 500)
+async def test_500_messages_each_handled_once_with_concurrency_8(aioredpat_conn: RedisPool) -> None:
+    await publish_orders(aioredpat_conn, "orders", 500)
     seen: collections.Counter[int] = collections.Counter()
     running = peak = 0
 
@@ -63,30 +63,36 @@ async def test_500_messages_each_handled_once_with_concurrency_8(redis_conn: Red
         seen[message.data.id] += 1
         running -= 1
 
-    await reset_command_counts(redis_conn)
+    await reset_command_counts(aioredpat_conn)
     consumer = StreamConsumer(
-        redis_conn, "orders", group="g", consumer="c1", handler=handler, model=Order, concurrency=8
+        aioredpat_conn,
+        "orders",
+        group="g",
+        consumer="c1",
+        handler=handler,
+        model=Order,
+        concurrency=8,
     )
     async with consumer:
         await eventually(lambda: len(seen) == 500)
     assert set(seen.values()) == {1} and sorted(seen) == list(range(500))
     assert 1 < peak <= 8
-    assert await pending(redis_conn, "orders", "g") == 0
+    assert await pending(aioredpat_conn, "orders", "g") == 0
     assert consumer.processed == 500
-    counts = await command_counts(redis_conn)
+    counts = await command_counts(aioredpat_conn)
     assert counts["xack"] <= 25, counts  # batched: nowhere near one per message
     assert counts["xreadgroup"] <= 25, counts
 
 
-async def test_messages_carry_id_data_and_first_delivery(redis_conn: RedisPool) -> None:
-    ids = await publish_orders(redis_conn, "orders", 3)
+async def test_messages_carry_id_data_and_first_delivery(aioredpat_conn: RedisPool) -> None:
+    ids = await publish_orders(aioredpat_conn, "orders", 3)
     got: list[StreamMessage[Order]] = []
 
     async def handler(message: StreamMessage[Order]) -> None:
         got.append(message)
 
     async with StreamConsumer(
-        redis_conn, "orders", group="g", consumer="c", handler=handler, model=Order
+        aioredpat_conn, "orders", group="g", consumer="c", handler=handler, model=Order
     ):
         await eventually(lambda: len(got) == 3)
     assert [m.id for m in got] == ids  # concurrency 1: in stream order
@@ -95,9 +101,9 @@ async def test_messages_carry_id_data_and_first_delivery(redis_conn: RedisPool) 
 
 
 async def test_poison_message_tried_max_deliveries_times_then_dead_lettered(
-    redis_conn: RedisPool,
+    aioredpat_conn: RedisPool,
 ) -> None:
-    ids = await publish_orders(redis_conn, "orders", 5)
+    ids = await publish_orders(aioredpat_conn, "orders", 5)
     tries: collections.Counter[int] = collections.Counter()
     deliveries: list[int] = []
 
@@ -108,22 +114,24 @@ async def test_poison_message_tried_max_deliveries_times_then_dead_lettered(
             raise ValueError("cannot ship item-2")
 
     async with StreamConsumer(
-        redis_conn, "orders", group="g", consumer="c", handler=handler, model=Order,
+        aioredpat_conn, "orders", group="g", consumer="c", handler=handler, model=Order,
         claim_idle=0.2, max_deliveries=3, dead_letter="orders:dead",
     ) as consumer:  # fmt: skip
         await eventually(lambda: consumer.dead_lettered == 1)
         await eventually(lambda: consumer.processed == 4)
     assert tries[2] == 3 and deliveries == [1, 2, 3]
     assert all(tries[i] == 1 for i in (0, 1, 3, 4))
-    (dead,) = await dead_letters(redis_conn, "orders:dead")
+    (dead,) = await dead_letters(aioredpat_conn, "orders:dead")
     assert dead["stream"] == "orders" and dead["id"] == ids[2] and dead["group"] == "g"
     assert dead["deliveries"] == "3" and "cannot ship item-2" in dead["error"]
     assert Order.model_validate_json(dead["data"]) == Order(id=2, item="item-2")
-    assert await pending(redis_conn, "orders", "g") == 0
+    assert await pending(aioredpat_conn, "orders", "g") == 0
 
 
-async def test_poison_message_without_dead_letter_is_acknowledged(redis_conn: RedisPool) -> None:
-    await publish_orders(redis_conn, "orders", 1)
+async def test_poison_message_without_dead_letter_is_acknowledged(
+    aioredpat_conn: RedisPool,
+) -> None:
+    await publish_orders(aioredpat_conn, "orders", 1)
     tries = 0
 
     async def handler(message: StreamMessage[Order]) -> None:
@@ -132,54 +140,54 @@ async def test_poison_message_without_dead_letter_is_acknowledged(redis_conn: Re
         raise RuntimeError("always")
 
     async with StreamConsumer(
-        redis_conn, "orders", group="g", consumer="c", handler=handler, model=Order,
+        aioredpat_conn, "orders", group="g", consumer="c", handler=handler, model=Order,
         claim_idle=0.1, max_deliveries=2,
     ) as consumer:  # fmt: skip
         await eventually(lambda: consumer.dead_lettered == 1)
     assert tries == 2
-    assert await pending(redis_conn, "orders", "g") == 0
+    assert await pending(aioredpat_conn, "orders", "g") == 0
 
 
 async def test_undecodable_entries_dead_lettered_and_consumer_goes_on(
-    redis_conn: RedisPool,
+    aioredpat_conn: RedisPool,
 ) -> None:
-    await publish_orders(redis_conn, "orders", 2)
-    await redis_conn.client.xadd("orders", {"data": b"{not json"})
-    await redis_conn.client.xadd("orders", {"other": b"field"})
-    await publish_orders(redis_conn, "orders", 2)
+    await publish_orders(aioredpat_conn, "orders", 2)
+    await aioredpat_conn.client.xadd("orders", {"data": b"{not json"})
+    await aioredpat_conn.client.xadd("orders", {"other": b"field"})
+    await publish_orders(aioredpat_conn, "orders", 2)
     handled: list[int] = []
 
     async def handler(message: StreamMessage[Order]) -> None:
         handled.append(message.data.id)
 
     async with StreamConsumer(
-        redis_conn, "orders", group="g", consumer="c", handler=handler, model=Order,
+        aioredpat_conn, "orders", group="g", consumer="c", handler=handler, model=Order,
         dead_letter="orders:dead",
     ) as consumer:  # fmt: skip
         await eventually(lambda: consumer.dead_lettered == 2 and len(handled) == 4)
     assert handled == [0, 1, 0, 1]
-    dead = await dead_letters(redis_conn, "orders:dead")
+    dead = await dead_letters(aioredpat_conn, "orders:dead")
     assert [d["deliveries"] for d in dead] == ["1", "1"]
     assert all(d["error"].startswith("undecodable") for d in dead)
     assert dead[0]["data"] == "{not json" and "data" not in dead[1]
-    assert await pending(redis_conn, "orders", "g") == 0
+    assert await pending(aioredpat_conn, "orders", "g") == 0
 
 
 async def test_killed_consumer_process_entries_finished_by_another(
-    redis_conn: RedisPool, request
+    aioredpat_conn: RedisPool, request
 ) -> None:
-    if redis_conn.is_cluster:
-        kind, urls = "cluster", ",".join(request.getfixturevalue("redis_cluster").urls)
+    if aioredpat_conn.is_cluster:
+        kind, urls = "cluster", ",".join(request.getfixturevalue("aioredpat_cluster").urls)
     else:
-        kind, urls = "standalone", request.getfixturevalue("redis_standalone_url")
-    ids = await publish_orders(redis_conn, "jobs", 20)
+        kind, urls = "standalone", request.getfixturevalue("aioredpat_redis_url")
+    ids = await publish_orders(aioredpat_conn, "jobs", 20)
     command = [sys.executable, "-m", "tests.streams._worker", kind, urls, "jobs"]
     worker = await asyncio.create_subprocess_exec(*command, cwd=ROOT)
     try:
         # mid-batch: it holds all 20, four handlers have started, none has finished
-        await eventually(lambda: pending(redis_conn, "jobs", "workers"), bound=60)
-        await eventually(lambda: redis_conn.client.scard("{jobs}:started"), bound=60)
-        assert await pending(redis_conn, "jobs", "workers") == 20
+        await eventually(lambda: pending(aioredpat_conn, "jobs", "workers"), bound=60)
+        await eventually(lambda: aioredpat_conn.client.scard("{jobs}:started"), bound=60)
+        assert await pending(aioredpat_conn, "jobs", "workers") == 20
     finally:
         worker.send_signal(signal.SIGKILL)
         await worker.wait()
@@ -189,16 +197,16 @@ async def test_killed_consumer_process_entries_finished_by_another(
         finished.append(message.id)
 
     async with StreamConsumer(
-        redis_conn, "jobs", group="workers", consumer="rescuer", handler=handler, model=Order,
+        aioredpat_conn, "jobs", group="workers", consumer="rescuer", handler=handler, model=Order,
         claim_idle=0.5,
     ):  # fmt: skip
         await eventually(lambda: len(finished) == 20)
     assert sorted(finished) == sorted(ids)
-    assert await pending(redis_conn, "jobs", "workers") == 0
+    assert await pending(aioredpat_conn, "jobs", "workers") == 0
 
 
-async def test_slow_handler_keeps_its_claim(redis_conn: RedisPool) -> None:
-    await publish_orders(redis_conn, "orders", 1)
+async def test_slow_handler_keeps_its_claim(aioredpat_conn: RedisPool) -> None:
+    await publish_orders(aioredpat_conn, "orders", 1)
     calls = 0
     done = asyncio.Event()
 
@@ -210,53 +218,53 @@ async def test_slow_handler_keeps_its_claim(redis_conn: RedisPool) -> None:
 
     options = {"group": "g", "handler": slow, "model": Order, "claim_idle": 1.0}
     async with (
-        StreamConsumer(redis_conn, "orders", consumer="a", **options),
-        StreamConsumer(redis_conn, "orders", consumer="b", **options),
+        StreamConsumer(aioredpat_conn, "orders", consumer="a", **options),
+        StreamConsumer(aioredpat_conn, "orders", consumer="b", **options),
     ):
         with anyio.fail_after(30):
             await done.wait()
     assert calls == 1
-    assert await pending(redis_conn, "orders", "g") == 0
+    assert await pending(aioredpat_conn, "orders", "g") == 0
 
 
-async def test_own_pending_entries_come_first_on_start(redis_conn: RedisPool) -> None:
-    ids = await publish_orders(redis_conn, "orders", 3)
-    await redis_conn.client.xgroup_create("orders", "g", "0")
+async def test_own_pending_entries_come_first_on_start(aioredpat_conn: RedisPool) -> None:
+    ids = await publish_orders(aioredpat_conn, "orders", 3)
+    await aioredpat_conn.client.xgroup_create("orders", "g", "0")
     # a previous run of consumer "c" read these and died before acknowledging them
-    await redis_conn.client.xreadgroup("g", "c", {"orders": ">"}, count=2)
+    await aioredpat_conn.client.xreadgroup("g", "c", {"orders": ">"}, count=2)
     got: list[tuple[str, int]] = []
 
     async def handler(message: StreamMessage[Order]) -> None:
         got.append((message.id, message.deliveries))
 
     async with StreamConsumer(
-        redis_conn, "orders", group="g", consumer="c", handler=handler, model=Order,
+        aioredpat_conn, "orders", group="g", consumer="c", handler=handler, model=Order,
         claim_idle=600,
     ):  # fmt: skip
         await eventually(lambda: len(got) == 3)
     assert got == [(ids[0], 2), (ids[1], 2), (ids[2], 1)]
 
 
-async def test_start_new_skips_the_backlog(redis_conn: RedisPool) -> None:
-    await publish_orders(redis_conn, "orders", 3)
+async def test_start_new_skips_the_backlog(aioredpat_conn: RedisPool) -> None:
+    await publish_orders(aioredpat_conn, "orders", 3)
     got: list[int] = []
 
     async def handler(message: StreamMessage[Order]) -> None:
         got.append(message.data.id)
 
     consumer = StreamConsumer(
-        redis_conn, "orders", group="g", consumer="c", handler=handler, model=Order, start="new"
+        aioredpat_conn, "orders", group="g", consumer="c", handler=handler, model=Order, start="new"
     )
     async with consumer:
-        await eventually(lambda: redis_conn.client.xinfo_groups("orders"))
-        producer = StreamProducer(redis_conn, "orders", model=Order)
+        await eventually(lambda: aioredpat_conn.client.xinfo_groups("orders"))
+        producer = StreamProducer(aioredpat_conn, "orders", model=Order)
         await producer.publish(Order(id=99, item="new"))
         await eventually(lambda: got)
     assert got == [99]
 
 
-async def test_leaving_the_block_waits_for_the_handler_in_flight(redis_conn: RedisPool) -> None:
-    await publish_orders(redis_conn, "orders", 1)
+async def test_leaving_the_block_waits_for_the_handler_in_flight(aioredpat_conn: RedisPool) -> None:
+    await publish_orders(aioredpat_conn, "orders", 1)
     started, finished = asyncio.Event(), []
 
     async def handler(message: StreamMessage[Order]) -> None:
@@ -265,17 +273,17 @@ async def test_leaving_the_block_waits_for_the_handler_in_flight(redis_conn: Red
         finished.append(message.id)
 
     async with StreamConsumer(
-        redis_conn, "orders", group="g", consumer="c", handler=handler, model=Order
+        aioredpat_conn, "orders", group="g", consumer="c", handler=handler, model=Order
     ):
         await started.wait()
     assert len(finished) == 1
-    assert await pending(redis_conn, "orders", "g") == 0
+    assert await pending(aioredpat_conn, "orders", "g") == 0
 
 
 async def test_cancelling_run_finishes_and_acknowledges_the_handler_in_flight(
-    redis_conn: RedisPool,
+    aioredpat_conn: RedisPool,
 ) -> None:
-    await publish_orders(redis_conn, "orders", 1)
+    await publish_orders(aioredpat_conn, "orders", 1)
     started, finished = asyncio.Event(), []
 
     async def handler(message: StreamMessage[Order]) -> None:
@@ -284,7 +292,7 @@ async def test_cancelling_run_finishes_and_acknowledges_the_handler_in_flight(
         finished.append(message.id)
 
     consumer = StreamConsumer(
-        redis_conn, "orders", group="g", consumer="c", handler=handler, model=Order
+        aioredpat_conn, "orders", group="g", consumer="c", handler=handler, model=Order
     )
     task = asyncio.create_task(consumer.run())
     await started.wait()
@@ -292,11 +300,13 @@ async def test_cancelling_run_finishes_and_acknowledges_the_handler_in_flight(
     with pytest.raises(asyncio.CancelledError):
         await task
     assert len(finished) == 1
-    assert await pending(redis_conn, "orders", "g") == 0
+    assert await pending(aioredpat_conn, "orders", "g") == 0
 
 
-async def test_cancelled_past_stop_timeout_leaves_the_entry_pending(redis_conn: RedisPool) -> None:
-    ids = await publish_orders(redis_conn, "orders", 1)
+async def test_cancelled_past_stop_timeout_leaves_the_entry_pending(
+    aioredpat_conn: RedisPool,
+) -> None:
+    ids = await publish_orders(aioredpat_conn, "orders", 1)
     started = asyncio.Event()
 
     async def stuck(message: StreamMessage[Order]) -> None:
@@ -304,7 +314,7 @@ async def test_cancelled_past_stop_timeout_leaves_the_entry_pending(redis_conn: 
         await asyncio.Event().wait()
 
     consumer = StreamConsumer(
-        redis_conn, "orders", group="g", consumer="c", handler=stuck, model=Order,
+        aioredpat_conn, "orders", group="g", consumer="c", handler=stuck, model=Order,
         stop_timeout=0.2,
     )  # fmt: skip
     task = asyncio.create_task(consumer.run())
@@ -312,22 +322,22 @@ async def test_cancelled_past_stop_timeout_leaves_the_entry_pending(redis_conn: 
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert await pending(redis_conn, "orders", "g") == 1  # not lost: still pending
+    assert await pending(aioredpat_conn, "orders", "g") == 1  # not lost: still pending
     got: list[str] = []
 
     async def handler(message: StreamMessage[Order]) -> None:
         got.append(message.id)
 
     async with StreamConsumer(
-        redis_conn, "orders", group="g", consumer="c", handler=handler, model=Order
+        aioredpat_conn, "orders", group="g", consumer="c", handler=handler, model=Order
     ):
         await eventually(lambda: got)
     assert got == ids
-    assert await pending(redis_conn, "orders", "g") == 0
+    assert await pending(aioredpat_conn, "orders", "g") == 0
 
 
-async def test_consumer_survives_a_redis_restart(redis_server_factory) -> None:
-    server = redis_server_factory()
+async def test_consumer_survives_a_redis_restart(aioredpat_server_factory) -> None:
+    server = aioredpat_server_factory()
     got: list[int] = []
 
     async def handler(message: StreamMessage[Order]) -> None:
@@ -353,8 +363,8 @@ async def test_consumer_survives_a_redis_restart(redis_server_factory) -> None:
         assert got[0] == 1 and 2 in got
 
 
-async def test_batch_consumer_receives_lists(redis_conn: RedisPool) -> None:
-    await publish_orders(redis_conn, "orders", 300)
+async def test_batch_consumer_receives_lists(aioredpat_conn: RedisPool) -> None:
+    await publish_orders(aioredpat_conn, "orders", 300)
     batches: list[list[int]] = []
     failed_once = False
 
@@ -366,22 +376,22 @@ async def test_batch_consumer_receives_lists(redis_conn: RedisPool) -> None:
         batches.append([m.data.id for m in messages])
 
     async with BatchStreamConsumer(
-        redis_conn, "orders", group="g", consumer="c", handler=handler, model=Order,
+        aioredpat_conn, "orders", group="g", consumer="c", handler=handler, model=Order,
         batch_size=100, claim_idle=0.2,
     ):  # fmt: skip
         await eventually(lambda: sum(map(len, batches)) == 300)
     assert sorted(i for batch in batches for i in batch) == list(range(300))
     assert all(1 <= len(batch) <= 100 for batch in batches)
-    assert await pending(redis_conn, "orders", "g") == 0
+    assert await pending(aioredpat_conn, "orders", "g") == 0
 
 
-async def test_bad_configuration_fails_at_construction(redis_pool: RedisPool) -> None:
+async def test_bad_configuration_fails_at_construction(aioredpat_pool: RedisPool) -> None:
     async def handler(message: StreamMessage[int]) -> None:
         pass
 
     def make(**options):
         base = {"group": "g", "consumer": "c", "handler": handler}
-        return StreamConsumer(redis_pool, options.pop("stream", "s"), **{**base, **options})
+        return StreamConsumer(aioredpat_pool, options.pop("stream", "s"), **{**base, **options})
 
     for bad, word in [
         ({"stream": ""}, "stream"),
@@ -399,11 +409,11 @@ async def test_bad_configuration_fails_at_construction(redis_pool: RedisPool) ->
             make(**bad)
 
 
-async def test_a_consumer_runs_once_at_a_time(redis_pool: RedisPool) -> None:
+async def test_a_consumer_runs_once_at_a_time(aioredpat_pool: RedisPool) -> None:
     async def handler(message: StreamMessage[int]) -> None:
         pass
 
-    consumer = StreamConsumer(redis_pool, "s", group="g", consumer="c", handler=handler)
+    consumer = StreamConsumer(aioredpat_pool, "s", group="g", consumer="c", handler=handler)
     async with consumer:
         with pytest.raises(RuntimeError, match="already running"):
             await consumer.__aenter__()

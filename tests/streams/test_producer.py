@@ -22,45 +22,45 @@ class Order(pydantic.BaseModel):
     item: str
 
 
-async def test_publish_appends_typed_values_in_order(redis_conn: RedisPool) -> None:
-    producer = StreamProducer(redis_conn, "orders", model=Order)
+async def test_publish_appends_typed_values_in_order(aioredpat_conn: RedisPool) -> None:
+    producer = StreamProducer(aioredpat_conn, "orders", model=Order)
     ids = [await producer.publish(Order(id=i, item=f"item-{i}")) for i in range(3)]
     assert ids == in_stream_order(ids) and all(isinstance(i, str) for i in ids)
-    entries = await redis_conn.client.xrange("orders")
+    entries = await aioredpat_conn.client.xrange("orders")
     assert [entry_id.decode() for entry_id, _ in entries] == ids
     decoded = [ModelSerializer(Order).loads(fields[b"data"]) for _, fields in entries]
     assert decoded == [Order(id=i, item=f"item-{i}") for i in range(3)]
 
 
-async def test_publish_many_is_one_pipeline_in_order(redis_conn: RedisPool) -> None:
-    producer = StreamProducer(redis_conn, "bulk:{orders}", model=list[int])
-    await reset_command_counts(redis_conn)
+async def test_publish_many_is_one_pipeline_in_order(aioredpat_conn: RedisPool) -> None:
+    producer = StreamProducer(aioredpat_conn, "bulk:{orders}", model=list[int])
+    await reset_command_counts(aioredpat_conn)
     ids = await producer.publish_many([[i] for i in range(50)])
     assert len(ids) == 50 and ids == in_stream_order(ids)
-    assert (await command_counts(redis_conn))["xadd"] == 50
-    entries = await redis_conn.client.xrange("bulk:{orders}")
+    assert (await command_counts(aioredpat_conn))["xadd"] == 50
+    entries = await aioredpat_conn.client.xrange("bulk:{orders}")
     assert [fields[b"data"] for _, fields in entries] == [f"[{i}]".encode() for i in range(50)]
     assert await producer.publish_many([]) == []
 
 
-async def test_a_value_that_cannot_be_encoded_sends_nothing(redis_conn: RedisPool) -> None:
-    producer = StreamProducer(redis_conn, "strict", model=list[int])
+async def test_a_value_that_cannot_be_encoded_sends_nothing(aioredpat_conn: RedisPool) -> None:
+    producer = StreamProducer(aioredpat_conn, "strict", model=list[int])
     with pytest.raises(SerializationError):
         await producer.publish(object())  # type: ignore[arg-type]
     with pytest.raises(SerializationError):
         await producer.publish_many([[1], object(), [3]])  # type: ignore[list-item]
-    assert await redis_conn.client.exists("strict") == 0
+    assert await aioredpat_conn.client.exists("strict") == 0
 
 
-async def test_maxlen_caps_the_stream(redis_conn: RedisPool) -> None:
-    exact = StreamProducer(redis_conn, "capped-exact", maxlen=10, approximate=False)
+async def test_maxlen_caps_the_stream(aioredpat_conn: RedisPool) -> None:
+    exact = StreamProducer(aioredpat_conn, "capped-exact", maxlen=10, approximate=False)
     await exact.publish_many(list(range(100)))
-    assert await redis_conn.client.xlen("capped-exact") == 10
-    approximate = StreamProducer(redis_conn, "capped", maxlen=100)
+    assert await aioredpat_conn.client.xlen("capped-exact") == 10
+    approximate = StreamProducer(aioredpat_conn, "capped", maxlen=100)
     for chunk in range(10):
         await approximate.publish_many(list(range(chunk * 100, chunk * 100 + 100)))
     # trimmed a whole node of entries at a time: about maxlen, never the 1000 published
-    assert 100 <= await redis_conn.client.xlen("capped") < 1000
+    assert 100 <= await aioredpat_conn.client.xlen("capped") < 1000
 
 
 @pytest.mark.parametrize(
@@ -68,6 +68,6 @@ async def test_maxlen_caps_the_stream(redis_conn: RedisPool) -> None:
     [("", {}, "stream"), ("s", {"maxlen": 0}, "maxlen"), ("s", {"maxlen": 2.5}, "maxlen"),
      ("s", {"model": list[int], "serializer": ModelSerializer(int)}, "not both")],
 )  # fmt: skip
-def test_bad_configuration_fails_at_construction(redis_pool, stream, options, message) -> None:
+def test_bad_configuration_fails_at_construction(aioredpat_pool, stream, options, message) -> None:
     with pytest.raises(ConfigurationError, match=message):
-        StreamProducer(redis_pool, stream, **options)
+        StreamProducer(aioredpat_pool, stream, **options)

@@ -24,9 +24,9 @@ async def next_message(subscription, *, bound: float = 20.0) -> PubSubMessage:
         return await anext(subscription)
 
 
-async def test_subscribers_receive_typed_messages(redis_conn: RedisPool) -> None:
+async def test_subscribers_receive_typed_messages(aioredpat_conn: RedisPool) -> None:
     async with (
-        PubSub(redis_conn, model=Note) as pubsub,
+        PubSub(aioredpat_conn, model=Note) as pubsub,
         pubsub.subscribe("news", "alerts") as messages,
     ):
         assert await pubsub.publish("news", Note(text="hello")) >= 0
@@ -36,8 +36,8 @@ async def test_subscribers_receive_typed_messages(redis_conn: RedisPool) -> None
     assert second == PubSubMessage("alerts", Note(text="fire"))
 
 
-async def test_subscriptions_share_one_connection(redis_conn: RedisPool) -> None:
-    async with PubSub(redis_conn, model=int) as pubsub:
+async def test_subscriptions_share_one_connection(aioredpat_conn: RedisPool) -> None:
+    async with PubSub(aioredpat_conn, model=int) as pubsub:
         async with pubsub.subscribe("a") as a, pubsub.subscribe("a", "b") as ab:
             assert await numsub(pubsub, "a", "b") == [1, 1]  # one connection holds both
             await pubsub.publish("a", 1)
@@ -49,9 +49,9 @@ async def test_subscriptions_share_one_connection(redis_conn: RedisPool) -> None
             assert (await next_message(again)).data == 3
 
 
-async def test_pattern_subscription(redis_conn: RedisPool) -> None:
+async def test_pattern_subscription(aioredpat_conn: RedisPool) -> None:
     async with (
-        PubSub(redis_conn, model=str) as pubsub,
+        PubSub(aioredpat_conn, model=str) as pubsub,
         pubsub.psubscribe("orders.*") as messages,
     ):
         await pubsub.publish("orders.eu", "one")
@@ -64,17 +64,17 @@ async def test_pattern_subscription(redis_conn: RedisPool) -> None:
     ]
 
 
-async def test_undecodable_messages_are_skipped(redis_conn: RedisPool) -> None:
-    async with PubSub(redis_conn, model=Note) as pubsub, pubsub.subscribe("news") as messages:
-        await redis_conn.client.publish("news", b"{broken")
+async def test_undecodable_messages_are_skipped(aioredpat_conn: RedisPool) -> None:
+    async with PubSub(aioredpat_conn, model=Note) as pubsub, pubsub.subscribe("news") as messages:
+        await aioredpat_conn.client.publish("news", b"{broken")
         await pubsub.publish("news", Note(text="fine"))
         assert (await next_message(messages)).data == Note(text="fine")
 
 
-async def test_slow_subscriber_drops_oldest_and_reports_a_gap(redis_conn: RedisPool) -> None:
+async def test_slow_subscriber_drops_oldest_and_reports_a_gap(aioredpat_conn: RedisPool) -> None:
     gaps: list[PubSubGap] = []
     async with (
-        PubSub(redis_conn, model=int, buffer=3, on_gap=gaps.append) as pubsub,
+        PubSub(aioredpat_conn, model=int, buffer=3, on_gap=gaps.append) as pubsub,
         pubsub.subscribe("ticks") as messages,
     ):
         for i in range(5):
@@ -89,15 +89,15 @@ async def test_slow_subscriber_drops_oldest_and_reports_a_gap(redis_conn: RedisP
     assert gaps[-1].channels == ("ticks",) and gaps[-1].dropped == 2
 
 
-async def test_iteration_ends_when_the_block_is_left(redis_pool: RedisPool) -> None:
-    async with PubSub(redis_pool, model=int) as pubsub:
+async def test_iteration_ends_when_the_block_is_left(aioredpat_pool: RedisPool) -> None:
+    async with PubSub(aioredpat_pool, model=int) as pubsub:
         async with pubsub.subscribe("x") as messages:
             pass
         assert [m async for m in messages] == []
 
 
-async def test_subscriber_survives_a_redis_restart(redis_server_factory) -> None:
-    server = redis_server_factory()
+async def test_subscriber_survives_a_redis_restart(aioredpat_server_factory) -> None:
+    server = aioredpat_server_factory()
     gaps: list[PubSubGap] = []
     async with (
         RedisPool.from_url(server.url) as pool,
@@ -122,8 +122,8 @@ async def test_subscriber_survives_a_redis_restart(redis_server_factory) -> None
     assert gaps[0].channels == ("events",)
 
 
-async def test_cancelled_subscriber_unsubscribes(redis_conn: RedisPool) -> None:
-    async with PubSub(redis_conn, model=int) as pubsub:
+async def test_cancelled_subscriber_unsubscribes(aioredpat_conn: RedisPool) -> None:
+    async with PubSub(aioredpat_conn, model=int) as pubsub:
         entered = asyncio.Event()
 
         async def listen() -> None:
@@ -144,12 +144,12 @@ async def test_cancelled_subscriber_unsubscribes(redis_conn: RedisPool) -> None:
         assert pubsub._subs == {}
 
 
-async def test_bad_arguments(redis_pool: RedisPool) -> None:
+async def test_bad_arguments(aioredpat_pool: RedisPool) -> None:
     with pytest.raises(ConfigurationError, match="buffer"):
-        PubSub(redis_pool, buffer=0)
+        PubSub(aioredpat_pool, buffer=0)
     with pytest.raises(ConfigurationError, match="on_gap"):
-        PubSub(redis_pool, on_gap="print")
-    async with PubSub(redis_pool) as pubsub:
+        PubSub(aioredpat_pool, on_gap="print")
+    async with PubSub(aioredpat_pool) as pubsub:
         with pytest.raises(ConfigurationError, match="at least one"):
             async with pubsub.subscribe():
                 pass

@@ -25,33 +25,33 @@ class Event(pydantic.BaseModel):
     n: int
 
 
-async def test_a_feed_is_newest_first_and_capped(redis_conn: RedisPool) -> None:
-    feed = ActivityFeed(redis_conn, namespace="feed", maxlen=5, ttl=600, model=Event)
+async def test_a_feed_is_newest_first_and_capped(aioredpat_conn: RedisPool) -> None:
+    feed = ActivityFeed(aioredpat_conn, namespace="feed", maxlen=5, ttl=600, model=Event)
     assert await feed.push("ann", *(Event(kind="a", n=i) for i in range(3))) == 3
     assert await feed.push("ann", *(Event(kind="b", n=i) for i in range(4))) == 5
     page = await feed.page("ann")
     assert [(e.kind, e.n) for e in page] == [("b", 3), ("b", 2), ("b", 1), ("b", 0), ("a", 2)]
     assert [e.n for e in await feed.page("ann", offset=1, limit=2)] == [2, 1]
     assert await feed.page("bob") == []
-    assert await keys_without_ttl(redis_conn) == []
+    assert await keys_without_ttl(aioredpat_conn) == []
     await feed.clear("ann")
     assert await feed.page("ann") == []
 
 
-async def test_a_feed_refuses_wrong_items_and_skips_corrupt_ones(redis_conn: RedisPool) -> None:
-    feed = ActivityFeed(redis_conn, namespace="feed", maxlen=10, model=Event)
+async def test_a_feed_refuses_wrong_items_and_skips_corrupt_ones(aioredpat_conn: RedisPool) -> None:
+    feed = ActivityFeed(aioredpat_conn, namespace="feed", maxlen=10, model=Event)
     with pytest.raises(SerializationError):
         await feed.push("ann", Event(kind="a", n=1), "not an event")  # type: ignore[arg-type]
     assert await feed.page("ann") == []  # nothing was pushed
     await feed.push("ann", Event(kind="a", n=1))
-    await redis_conn.client.lpush(feed._key("ann"), b"garbage")
+    await aioredpat_conn.client.lpush(feed._key("ann"), b"garbage")
     assert await feed.page("ann") == [Event(kind="a", n=1)]
     with pytest.raises(ConfigurationError, match="maxlen must be an int >= 1"):
-        ActivityFeed(redis_conn, namespace="feed", maxlen=0)
+        ActivityFeed(aioredpat_conn, namespace="feed", maxlen=0)
 
 
-async def test_versions_count_up_and_conflicts_name_both(redis_conn: RedisPool) -> None:
-    store = VersionedStore(redis_conn, namespace="docs", model=Event, ttl=600)
+async def test_versions_count_up_and_conflicts_name_both(aioredpat_conn: RedisPool) -> None:
+    store = VersionedStore(aioredpat_conn, namespace="docs", model=Event, ttl=600)
     assert await store.get("d1") is None
     assert await store.put("d1", Event(kind="a", n=1), version=0) == 1
     assert await store.get("d1") == Versioned(Event(kind="a", n=1), 1)
@@ -65,11 +65,11 @@ async def test_versions_count_up_and_conflicts_name_both(redis_conn: RedisPool) 
         await store.delete("d1", version=1)
     assert await store.delete("d1", version=2) is True
     assert await store.delete("d1") is False
-    assert await keys_without_ttl(redis_conn) == []
+    assert await keys_without_ttl(aioredpat_conn) == []
 
 
-async def test_concurrent_updates_lose_nothing(redis_conn: RedisPool) -> None:
-    store = VersionedStore(redis_conn, namespace="counter")
+async def test_concurrent_updates_lose_nothing(aioredpat_conn: RedisPool) -> None:
+    store = VersionedStore(aioredpat_conn, namespace="counter")
 
     def plus_one(value: int | None) -> int:
         return (value or 0) + 1
@@ -80,8 +80,8 @@ async def test_concurrent_updates_lose_nothing(redis_conn: RedisPool) -> None:
     assert store.conflicts > 0  # they did collide
 
 
-async def test_update_takes_an_async_function_and_gives_up(redis_conn: RedisPool) -> None:
-    store = VersionedStore(redis_conn, namespace="u")
+async def test_update_takes_an_async_function_and_gives_up(aioredpat_conn: RedisPool) -> None:
+    store = VersionedStore(aioredpat_conn, namespace="u")
 
     async def add(value: list[int] | None) -> list[int]:
         await store.put("k", [99])  # someone else writes every time
@@ -109,25 +109,25 @@ asyncio.run(main(sys.argv[1]))
 
 
 async def test_four_processes_increment_exactly(
-    redis_pool: RedisPool, redis_standalone_url
+    aioredpat_pool: RedisPool, aioredpat_redis_url
 ) -> None:
     workers = [
         await asyncio.create_subprocess_exec(
-            sys.executable, "-c", PROCESS, redis_standalone_url, stdout=asyncio.subprocess.PIPE
+            sys.executable, "-c", PROCESS, aioredpat_redis_url, stdout=asyncio.subprocess.PIPE
         )
         for _ in range(4)
     ]
     outputs = [await worker.communicate() for worker in workers]
     assert [worker.returncode for worker in workers] == [0, 0, 0, 0]
-    store = VersionedStore(redis_pool, namespace="procs")
+    store = VersionedStore(aioredpat_pool, namespace="procs")
     found = await store.get("n")
     assert found is not None and (found.value, found.version) == (100, 100)
     assert all(out.strip().isdigit() for out, _ in outputs)
 
 
-async def test_concurrent_pages_each_get_their_own(redis_conn: RedisPool) -> None:
+async def test_concurrent_pages_each_get_their_own(aioredpat_conn: RedisPool) -> None:
     # pages read concurrently leave in one batch; their offsets are numbers on the wire
-    feed = ActivityFeed(redis_conn, namespace="many", maxlen=100, model=Event)
+    feed = ActivityFeed(aioredpat_conn, namespace="many", maxlen=100, model=Event)
     for user in range(5):
         await feed.push(f"u{user}", *(Event(kind=f"u{user}", n=i) for i in range(30)))
     pages = await asyncio.gather(

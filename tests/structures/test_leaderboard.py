@@ -19,8 +19,8 @@ def competition_ranks(scores: dict[str, float], lowest_first: bool) -> dict[str,
     return {m: 1 + sum(better(o, s) for o in scores.values()) for m, s in scores.items()}
 
 
-async def test_ties_share_a_rank_and_the_next_skips(redis_conn: RedisPool) -> None:
-    board = Leaderboard(redis_conn, "game")
+async def test_ties_share_a_rank_and_the_next_skips(aioredpat_conn: RedisPool) -> None:
+    board = Leaderboard(aioredpat_conn, "game")
     for member, score in {"zed": 10, "amy": 9, "bob": 9, "cat": 8}.items():
         await board.set(member, score)
     assert [await board.rank(m) for m in ("zed", "amy", "bob", "cat")] == [1, 2, 2, 4]
@@ -35,14 +35,14 @@ async def test_ties_share_a_rank_and_the_next_skips(redis_conn: RedisPool) -> No
     assert await board.size() == 4
 
 
-async def test_submit_keeps_the_best_score(redis_conn: RedisPool) -> None:
-    board = Leaderboard(redis_conn, "arcade")
+async def test_submit_keeps_the_best_score(aioredpat_conn: RedisPool) -> None:
+    board = Leaderboard(aioredpat_conn, "arcade")
     assert await board.submit("ann", 50) is True  # a first score always counts
     assert await board.submit("ann", 40) is False
     assert await board.score("ann") == 50
     assert await board.submit("ann", 70) is True
     assert await board.score("ann") == 70
-    golf = Leaderboard(redis_conn, "golf", lowest_first=True)
+    golf = Leaderboard(aioredpat_conn, "golf", lowest_first=True)
     assert await golf.submit("ann", 72) is True
     assert await golf.submit("ann", 75) is False
     assert await golf.submit("ann", 68) is True
@@ -50,8 +50,8 @@ async def test_submit_keeps_the_best_score(redis_conn: RedisPool) -> None:
     assert [(e.member, e.rank) for e in await golf.top()] == [("ann", 1), ("bob", 2)]
 
 
-async def test_incr_starts_new_members_from_zero(redis_conn: RedisPool) -> None:
-    board = Leaderboard(redis_conn, "points")
+async def test_incr_starts_new_members_from_zero(aioredpat_conn: RedisPool) -> None:
+    board = Leaderboard(aioredpat_conn, "points")
     assert await board.incr("ann", 5) == 5
     assert await board.incr("ann", 2.5) == 7.5
     assert await board.remove("ann") is True
@@ -59,8 +59,8 @@ async def test_incr_starts_new_members_from_zero(redis_conn: RedisPool) -> None:
     assert await board.score("ann") is None
 
 
-async def test_around_a_member(redis_conn: RedisPool) -> None:
-    board = Leaderboard(redis_conn, "ladder")
+async def test_around_a_member(aioredpat_conn: RedisPool) -> None:
+    board = Leaderboard(aioredpat_conn, "ladder")
     for i in range(10):
         await board.set(f"p{i}", i)  # p9 first
     around = await board.around("p5", n=2)
@@ -71,32 +71,32 @@ async def test_around_a_member(redis_conn: RedisPool) -> None:
     assert await board.around("nobody") == []
 
 
-async def test_each_call_is_one_round_trip_and_keys_expire(redis_conn: RedisPool) -> None:
-    board = Leaderboard(redis_conn, "ttl", ttl=60)
+async def test_each_call_is_one_round_trip_and_keys_expire(aioredpat_conn: RedisPool) -> None:
+    board = Leaderboard(aioredpat_conn, "ttl", ttl=60)
     await board.submit("warm", 1)
     await board.rank("warm")
-    await reset_command_counts(redis_conn)
+    await reset_command_counts(aioredpat_conn)
     await board.submit("ann", 3)
     await board.rank("ann")
     await board.top(5)
     # three EVALSHAs, one per call; the rest ran inside them (INFO counts those too)
-    assert await commands(redis_conn) == {
+    assert await commands(aioredpat_conn) == {
         "evalsha": 3, "zadd": 1, "pexpire": 1, "zscore": 1, "zcount": 2, "zrevrange": 1
     }  # fmt: skip
     key = board._key
-    assert 0 < await redis_conn.client.pttl(key) <= 60_000
+    assert 0 < await aioredpat_conn.client.pttl(key) <= 60_000
 
 
-async def test_any_string_is_a_member(redis_conn: RedisPool) -> None:
-    board = Leaderboard(redis_conn, "names")
+async def test_any_string_is_a_member(aioredpat_conn: RedisPool) -> None:
+    board = Leaderboard(aioredpat_conn, "names")
     odd = ["{x}", "", "émoji 🎲", "\ud800", "a" * 1000]
     for i, member in enumerate(odd):
         await board.set(member, i)
     assert sorted(e.member for e in await board.top(10)) == sorted(odd)
 
 
-async def test_bad_arguments_are_refused(redis_conn: RedisPool) -> None:
-    board = Leaderboard(redis_conn, "bad")
+async def test_bad_arguments_are_refused(aioredpat_conn: RedisPool) -> None:
+    board = Leaderboard(aioredpat_conn, "bad")
     with pytest.raises(ConfigurationError, match="score must be a finite number"):
         await board.set("ann", math.nan)
     with pytest.raises(ConfigurationError, match="members are str"):
@@ -104,7 +104,7 @@ async def test_bad_arguments_are_refused(redis_conn: RedisPool) -> None:
     with pytest.raises(ConfigurationError, match="n must be an int >= 1"):
         await board.top(0)
     with pytest.raises(ConfigurationError, match="name must be a non-empty str"):
-        Leaderboard(redis_conn, "")
+        Leaderboard(aioredpat_conn, "")
 
 
 scores = st.dictionaries(
@@ -120,10 +120,10 @@ scores = st.dictionaries(
 )
 @given(scores=scores, lowest_first=st.booleans(), size=st.integers(1, 30))
 async def test_ranks_match_a_model(
-    redis_pool: RedisPool, scores: dict[str, float], lowest_first: bool, size: int
+    aioredpat_pool: RedisPool, scores: dict[str, float], lowest_first: bool, size: int
 ) -> None:
-    await redis_pool.client.flushall()
-    board = Leaderboard(redis_pool, "model", lowest_first=lowest_first)
+    await aioredpat_pool.client.flushall()
+    board = Leaderboard(aioredpat_pool, "model", lowest_first=lowest_first)
     for member, score in scores.items():
         await board.set(member, score)
     expected = competition_ranks(scores, lowest_first)

@@ -36,8 +36,8 @@ async def all_keys(pool: RedisPool) -> list[bytes]:
     return [key async for key in pool.client.scan_iter(count=1000)]
 
 
-async def test_jobs_run_typed_once_and_leave_nothing_behind(redis_conn: RedisPool) -> None:
-    queue = JobQueue(redis_conn, "emails", model=Email)
+async def test_jobs_run_typed_once_and_leave_nothing_behind(aioredpat_conn: RedisPool) -> None:
+    queue = JobQueue(aioredpat_conn, "emails", model=Email)
     ids = [await queue.enqueue(Email(to=f"u{i}@x", n=i)) for i in range(50)]
     assert await queue.stats() == QueueStats(waiting=50, delayed=0, running=0, dead=0)
     seen: list[Job[Email]] = []
@@ -55,13 +55,13 @@ async def test_jobs_run_typed_once_and_leave_nothing_behind(redis_conn: RedisPoo
     )
     assert [job.data.n for job in seen] == list(range(50))  # first in, first out
     assert await queue.stats() == QueueStats(waiting=0, delayed=0, running=0, dead=0)
-    assert await all_keys(redis_conn) == []
+    assert await all_keys(aioredpat_conn) == []
 
 
 async def test_a_job_id_is_enqueued_once_while_waiting_delayed_or_running(
-    redis_conn: RedisPool,
+    aioredpat_conn: RedisPool,
 ) -> None:
-    queue = JobQueue(redis_conn, "reports", model=int)
+    queue = JobQueue(aioredpat_conn, "reports", model=int)
     assert await queue.enqueue(1, job_id="daily") == "daily"
     assert await queue.enqueue(2, job_id="daily") == "daily"
     assert await queue.enqueue(3, job_id="weekly", delay=60) == "weekly"
@@ -91,17 +91,17 @@ async def _running_is(queue: JobQueue[int], n: int) -> bool:
 
 
 async def test_a_delayed_job_never_runs_before_its_delay_on_the_server_clock(
-    redis_conn: RedisPool,
+    aioredpat_conn: RedisPool,
 ) -> None:
-    queue = JobQueue(redis_conn, "later", model=int)
+    queue = JobQueue(aioredpat_conn, "later", model=int)
     key = queue.keys[0]
     started: list[int] = []
 
     async def handle(job: Job[int]) -> None:
-        started.append(await server_ms(redis_conn, key))
+        started.append(await server_ms(aioredpat_conn, key))
 
     async with queue.worker(handle, concurrency=2):
-        before = await server_ms(redis_conn, key)
+        before = await server_ms(aioredpat_conn, key)
         await queue.enqueue(1, delay=timedelta(milliseconds=700))
         await queue.enqueue(2, delay=0.3)
         await queue.enqueue(3)
@@ -111,8 +111,10 @@ async def test_a_delayed_job_never_runs_before_its_delay_on_the_server_clock(
     assert started[2] >= before + 700
 
 
-async def test_a_failing_job_runs_max_attempts_times_then_is_dead(redis_conn: RedisPool) -> None:
-    queue = JobQueue(redis_conn, "flaky", model=int, max_attempts=3, retry_delay=0.01)
+async def test_a_failing_job_runs_max_attempts_times_then_is_dead(
+    aioredpat_conn: RedisPool,
+) -> None:
+    queue = JobQueue(aioredpat_conn, "flaky", model=int, max_attempts=3, retry_delay=0.01)
     tries: list[tuple[int, str | None]] = []
 
     async def fail(job: Job[int]) -> None:
@@ -146,20 +148,22 @@ async def test_a_failing_job_runs_max_attempts_times_then_is_dead(redis_conn: Re
     assert (retried[0].id, retried[0].attempt) == (job_id, 1)
     assert retried[0].error == "ValueError('no luck on try 3')"  # why it was dead
     await eventually(lambda: _dead_count(queue, 0))
-    assert await all_keys(redis_conn) == []
+    assert await all_keys(aioredpat_conn) == []
 
 
 async def _dead_count(queue: JobQueue, n: int) -> bool:
     return (await queue.stats()).dead == n
 
 
-async def test_retries_back_off_exponentially_on_the_server_clock(redis_conn: RedisPool) -> None:
-    queue = JobQueue(redis_conn, "backoff", model=int, max_attempts=3, retry_delay=0.2)
+async def test_retries_back_off_exponentially_on_the_server_clock(
+    aioredpat_conn: RedisPool,
+) -> None:
+    queue = JobQueue(aioredpat_conn, "backoff", model=int, max_attempts=3, retry_delay=0.2)
     key = queue.keys[0]
     starts: list[int] = []
 
     async def fail(job: Job[int]) -> None:
-        starts.append(await server_ms(redis_conn, key))
+        starts.append(await server_ms(aioredpat_conn, key))
         raise RuntimeError("down")
 
     await queue.enqueue(1)
@@ -171,10 +175,10 @@ async def test_retries_back_off_exponentially_on_the_server_clock(redis_conn: Re
 
 
 async def test_an_undecodable_job_is_dead_with_the_reason_and_the_queue_goes_on(
-    redis_conn: RedisPool,
+    aioredpat_conn: RedisPool,
 ) -> None:
-    queue = JobQueue(redis_conn, "emails", model=Email)
-    bad_id = await JobQueue(redis_conn, "emails", model=dict).enqueue({"to": 5})
+    queue = JobQueue(aioredpat_conn, "emails", model=Email)
+    bad_id = await JobQueue(aioredpat_conn, "emails", model=dict).enqueue({"to": 5})
     good_id = await queue.enqueue(Email(to="a@x"))
     handled: list[str] = []
 
@@ -190,18 +194,20 @@ async def test_an_undecodable_job_is_dead_with_the_reason_and_the_queue_goes_on(
     assert dead.data == b'{"to":5}'  # kept as it was stored
 
 
-async def test_cancel_removes_a_job_wherever_it_is(redis_conn: RedisPool) -> None:
-    queue = JobQueue(redis_conn, "cancel", model=int)
+async def test_cancel_removes_a_job_wherever_it_is(aioredpat_conn: RedisPool) -> None:
+    queue = JobQueue(aioredpat_conn, "cancel", model=int)
     waiting = await queue.enqueue(1)
     delayed = await queue.enqueue(2, delay=60)
     assert await queue.cancel(waiting) and await queue.cancel(delayed)
     assert not await queue.cancel(waiting)
     assert await queue.stats() == QueueStats(waiting=0, delayed=0, running=0, dead=0)
-    assert await all_keys(redis_conn) == []
+    assert await all_keys(aioredpat_conn) == []
 
 
-async def test_a_live_slow_job_runs_once_with_two_workers_present(redis_conn: RedisPool) -> None:
-    queue = JobQueue(redis_conn, "slow", model=int, visibility_timeout=1.0)
+async def test_a_live_slow_job_runs_once_with_two_workers_present(
+    aioredpat_conn: RedisPool,
+) -> None:
+    queue = JobQueue(aioredpat_conn, "slow", model=int, visibility_timeout=1.0)
     calls = 0
     done = asyncio.Event()
 
@@ -217,11 +223,11 @@ async def test_a_live_slow_job_runs_once_with_two_workers_present(redis_conn: Re
             await done.wait()
         await eventually(lambda: _running_is(queue, 0))
     assert calls == 1
-    assert await all_keys(redis_conn) == []
+    assert await all_keys(aioredpat_conn) == []
 
 
-async def test_leaving_gives_interrupted_jobs_back_at_once(redis_conn: RedisPool) -> None:
-    queue = JobQueue(redis_conn, "handover", model=int, visibility_timeout=600)
+async def test_leaving_gives_interrupted_jobs_back_at_once(aioredpat_conn: RedisPool) -> None:
+    queue = JobQueue(aioredpat_conn, "handover", model=int, visibility_timeout=600)
     started: list[tuple[str, int]] = []
 
     async def stubborn(job: Job[int]) -> None:
@@ -245,8 +251,8 @@ async def test_leaving_gives_interrupted_jobs_back_at_once(redis_conn: RedisPool
     assert sorted(finished) == [(0, 2), (1, 2), (2, 1)]
 
 
-async def test_cancelling_a_running_worker_holds_nothing(redis_conn: RedisPool) -> None:
-    queue = JobQueue(redis_conn, "cancelled", model=int, visibility_timeout=600)
+async def test_cancelling_a_running_worker_holds_nothing(aioredpat_conn: RedisPool) -> None:
+    queue = JobQueue(aioredpat_conn, "cancelled", model=int, visibility_timeout=600)
     started = asyncio.Event()
 
     async def forever(job: Job[int]) -> None:
@@ -267,18 +273,18 @@ async def test_cancelling_a_running_worker_holds_nothing(redis_conn: RedisPool) 
             pass
 
 
-async def test_an_idle_worker_sends_about_one_command_a_second(redis_conn: RedisPool) -> None:
-    queue = JobQueue(redis_conn, "idle", model=int)
+async def test_an_idle_worker_sends_about_one_command_a_second(aioredpat_conn: RedisPool) -> None:
+    queue = JobQueue(aioredpat_conn, "idle", model=int)
 
     async def handle(job: Job[int]) -> None:
         pass
 
     async with queue.worker(handle, concurrency=32):
-        await eventually(lambda: _commands(redis_conn, "blpop"))  # settled: blocking
-        await reset_command_counts(redis_conn)
+        await eventually(lambda: _commands(aioredpat_conn, "blpop"))  # settled: blocking
+        await reset_command_counts(aioredpat_conn)
         began = time.monotonic()
         await anyio.sleep(5)
-        counts = await command_counts(redis_conn)
+        counts = await command_counts(aioredpat_conn)
         elapsed = time.monotonic() - began
     sent = counts["evalsha"] + counts["blpop"]
     assert 0 < sent <= elapsed + 2
@@ -288,36 +294,36 @@ async def _commands(pool: RedisPool, name: str) -> int:
     return (await command_counts(pool))[name]
 
 
-async def test_a_job_is_picked_up_at_once_by_a_blocked_worker(redis_conn: RedisPool) -> None:
-    queue = JobQueue(redis_conn, "wake", model=int)
+async def test_a_job_is_picked_up_at_once_by_a_blocked_worker(aioredpat_conn: RedisPool) -> None:
+    queue = JobQueue(aioredpat_conn, "wake", model=int)
     handled: list[int] = []
 
     async def handle(job: Job[int]) -> None:
         handled.append(job.data)
 
     async with queue.worker(handle, block=60):  # without a wake-up it would wait a minute
-        await eventually(lambda: _commands(redis_conn, "blpop"))
+        await eventually(lambda: _commands(aioredpat_conn, "blpop"))
         for i in range(3):
             await queue.enqueue(i)
         await eventually(lambda: handled == [0, 1, 2], bound=30)
 
 
 async def test_killed_worker_process_only_its_running_jobs_run_twice(
-    redis_conn: RedisPool, request
+    aioredpat_conn: RedisPool, request
 ) -> None:
-    if redis_conn.is_cluster:
-        kind, urls = "cluster", ",".join(request.getfixturevalue("redis_cluster").urls)
+    if aioredpat_conn.is_cluster:
+        kind, urls = "cluster", ",".join(request.getfixturevalue("aioredpat_cluster").urls)
     else:
-        kind, urls = "standalone", request.getfixturevalue("redis_standalone_url")
-    queue = JobQueue(redis_conn, "bulk", model=int, visibility_timeout=2.0)
+        kind, urls = "standalone", request.getfixturevalue("aioredpat_redis_url")
+    queue = JobQueue(aioredpat_conn, "bulk", model=int, visibility_timeout=2.0)
     ids = await asyncio.gather(*(queue.enqueue(i) for i in range(1000)))
 
     def start(name: str):
-        command = [sys.executable, "-m", "tests.queue._worker", kind, urls, "bulk", name]
+        command = [sys.executable, "-m", "tests.job_queue._worker", kind, urls, "bulk", name]
         return asyncio.create_subprocess_exec(*command, cwd=ROOT)
 
     workers = {name: await start(name) for name in ("doomed", "a", "b")}
-    client = redis_conn.client
+    client = aioredpat_conn.client
     try:
         await eventually(lambda: client.llen("{bulk}:runs:doomed"), bound=60)
         await eventually(lambda: _at_least(client, "{bulk}:runs:doomed", 20), bound=60)
@@ -349,8 +355,8 @@ async def _drained(queue: JobQueue) -> bool:
     return await queue.stats() == QueueStats(waiting=0, delayed=0, running=0, dead=0)
 
 
-async def test_misuse_fails_at_once(redis_conn: RedisPool) -> None:
-    queue = JobQueue(redis_conn, "misuse", model=Email)
+async def test_misuse_fails_at_once(aioredpat_conn: RedisPool) -> None:
+    queue = JobQueue(aioredpat_conn, "misuse", model=Email)
 
     def sync_handler(job: Job[Email]) -> None:
         pass
@@ -366,12 +372,12 @@ async def test_misuse_fails_at_once(redis_conn: RedisPool) -> None:
     with pytest.raises(ConfigurationError, match="job_id"):
         await queue.enqueue(Email(to="a"), job_id="")
     with pytest.raises(ConfigurationError, match="visibility_timeout"):
-        JobQueue(redis_conn, "misuse", visibility_timeout=-1)
+        JobQueue(aioredpat_conn, "misuse", visibility_timeout=-1)
     with pytest.raises(ConfigurationError, match="max_attempts"):
-        JobQueue(redis_conn, "misuse", max_attempts=0)
+        JobQueue(aioredpat_conn, "misuse", max_attempts=0)
     with pytest.raises(ConfigurationError, match="max_retry_delay"):
-        JobQueue(redis_conn, "misuse", retry_delay=10, max_retry_delay=1)
-    assert await all_keys(redis_conn) == []
+        JobQueue(aioredpat_conn, "misuse", retry_delay=10, max_retry_delay=1)
+    assert await all_keys(aioredpat_conn) == []
 
 
 async def _noop(job: Job[Email]) -> None:

@@ -1,6 +1,6 @@
 """A queue worker process (for the SIGKILL test).
 
-python -m tests.queue._worker <standalone|cluster> <url>[,<url>...] <queue> <name>
+python -m tests.job_queue._worker <standalone|cluster> <url>[,<url>...] <queue> <name>
 
 Each handler call appends the job's id to the list "{<queue>}:runs:<name>", then works
 for 50 ms. Visibility timeout 2 s, concurrency 4.
