@@ -33,53 +33,51 @@ Attributes = Mapping[str, str]
 clock = time.perf_counter
 
 
+# (attribute, kind, instrument name, unit, description): every instrument aioredpat records
+INSTRUMENT_TABLE = (
+    ("cache_requests", "counter", "aioredpat.cache.requests", "{request}",
+     "Cache reads by result: hit, miss, stale (served while refreshed), error"),
+    ("cache_load", "histogram", "aioredpat.cache.load.duration", "s",
+     "Loader calls on a miss"),
+    ("near_requests", "counter", "aioredpat.cache.near.requests", "{request}",
+     "Near-cache lookups by result: hit (no round trip) or miss"),
+    ("near_invalidations", "counter", "aioredpat.cache.near.invalidations", "{entry}",
+     "Near-cache copies dropped because Redis said the key changed"),
+    ("ratelimit_decisions", "counter", "aioredpat.ratelimit.decisions", "{request}",
+     "Rate-limit hits by outcome: allowed true or false"),
+    ("lock_wait", "histogram", "aioredpat.lock.wait.duration", "s",
+     "Time from asking for a lock to holding it (acquired) or giving up"),
+    ("lock_lost", "counter", "aioredpat.lock.lost", "{lease}",
+     "Leases lost while their block ran (LockLost raised)"),
+    ("stream_messages", "counter", "aioredpat.stream.messages", "{message}",
+     "Stream entries handled by outcome: processed, failed, dead_lettered"),
+    ("queue_jobs", "counter", "aioredpat.queue.jobs", "{job}",
+     "Jobs run by outcome: completed, failed, dead"),
+    ("queue_enqueued", "counter", "aioredpat.queue.enqueued", "{job}", "Jobs enqueued"),
+    ("writebehind_flushed", "counter", "aioredpat.writebehind.flushed", "{change}",
+     "Write-behind changes handed to the writer, by outcome: written, failed"),
+)  # fmt: skip
+
+
 class Instruments:
-    """Every instrument aioredpat records, made once from the global meter provider."""
+    """Every instrument of ``INSTRUMENT_TABLE``, made once from the global meter provider."""
+
+    cache_requests: Any
+    cache_load: Any
+    near_requests: Any
+    near_invalidations: Any
+    ratelimit_decisions: Any
+    lock_wait: Any
+    lock_lost: Any
+    stream_messages: Any
+    queue_jobs: Any
+    queue_enqueued: Any
+    writebehind_flushed: Any
 
     def __init__(self, meter: Any) -> None:
-        counter, histogram = meter.create_counter, meter.create_histogram
-        self.cache_requests = counter(
-            "aioredpat.cache.requests", unit="{request}",
-            description="Cache reads by result: hit, miss, stale (served while refreshed), error",
-        )  # fmt: skip
-        self.cache_load = histogram(
-            "aioredpat.cache.load.duration", unit="s", description="Loader calls on a miss"
-        )
-        self.near_requests = counter(
-            "aioredpat.cache.near.requests", unit="{request}",
-            description="Near-cache lookups by result: hit (no round trip) or miss",
-        )  # fmt: skip
-        self.near_invalidations = counter(
-            "aioredpat.cache.near.invalidations", unit="{entry}",
-            description="Near-cache copies dropped because Redis said the key changed",
-        )  # fmt: skip
-        self.ratelimit_decisions = counter(
-            "aioredpat.ratelimit.decisions", unit="{request}",
-            description="Rate-limit hits by outcome: allowed true or false",
-        )  # fmt: skip
-        self.lock_wait = histogram(
-            "aioredpat.lock.wait.duration", unit="s",
-            description="Time from asking for a lock to holding it (acquired) or giving up",
-        )  # fmt: skip
-        self.lock_lost = counter(
-            "aioredpat.lock.lost", unit="{lease}",
-            description="Leases lost while their block ran (LockLost raised)",
-        )  # fmt: skip
-        self.stream_messages = counter(
-            "aioredpat.stream.messages", unit="{message}",
-            description="Stream entries handled by outcome: processed, failed, dead_lettered",
-        )  # fmt: skip
-        self.queue_jobs = counter(
-            "aioredpat.queue.jobs", unit="{job}",
-            description="Jobs run by outcome: completed, failed, dead",
-        )  # fmt: skip
-        self.queue_enqueued = counter(
-            "aioredpat.queue.enqueued", unit="{job}", description="Jobs enqueued"
-        )
-        self.writebehind_flushed = counter(
-            "aioredpat.writebehind.flushed", unit="{change}",
-            description="Write-behind changes handed to the writer, by outcome: written, failed",
-        )  # fmt: skip
+        make = {"counter": meter.create_counter, "histogram": meter.create_histogram}
+        for attribute, kind, name, unit, description in INSTRUMENT_TABLE:
+            setattr(self, attribute, make[kind](name, unit=unit, description=description))
 
 
 def _make() -> Instruments | None:

@@ -273,3 +273,12 @@ async def test_no_spans_without_a_tracer_provider(aioredpat_conn: RedisPool) -> 
     cache = CacheAside(aioredpat_conn, namespace="otel-x", ttl=60)
     await cache.set(1, 1)
     assert await cache.get(1) == 1
+
+
+def test_the_docs_list_every_instrument() -> None:
+    from pathlib import Path
+
+    from aioredpat._telemetry import INSTRUMENT_TABLE
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "observability.md").read_text()
+    assert [name for _, _, name, _, _ in INSTRUMENT_TABLE if f"`{name}`" not in page] == []

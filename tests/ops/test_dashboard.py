@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import sys
@@ -12,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from aioredpat import JobQueue, Lock, RedisPool, StreamProducer
-from aioredpat._launcher import free_port
-from tests._wait import eventually
+from tests._serve import serving
 
 playwright = pytest.importorskip("playwright.async_api")
 
@@ -29,26 +27,15 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture
 async def dashboard(aioredpat_redis_url: str) -> AsyncIterator[str]:
     """``aioredpat dashboard`` as a user starts it, on a free port of localhost."""
-    port = free_port()
-    server = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "aioredpat", "dashboard", "--url", aioredpat_redis_url,
-        "--port", str(port), cwd=ROOT, env={**os.environ},
-    )  # fmt: skip
 
-    async def listening() -> bool:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            return False
-        writer.close()
-        return True
+    def command(port: int) -> list[str]:
+        return [
+            sys.executable, "-m", "aioredpat", "dashboard", "--url", aioredpat_redis_url,
+            "--port", str(port),
+        ]  # fmt: skip
 
-    try:
-        await eventually(listening, bound=30)
+    async with serving(command) as port:
         yield f"http://127.0.0.1:{port}/"
-    finally:
-        server.terminate()
-        await server.wait()
 
 
 async def test_the_page_shows_pending_entries_and_a_held_lock(

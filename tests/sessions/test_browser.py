@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import shutil
 import sys
 from collections.abc import AsyncIterator
@@ -12,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from aioredpat import RedisPool, SessionStore
-from aioredpat._launcher import free_port
-from tests._wait import eventually
+from tests._serve import serving
 
 playwright = pytest.importorskip("playwright.async_api")
 
@@ -28,27 +25,15 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture
 async def site(aioredpat_redis_url: str) -> AsyncIterator[str]:
     """The example app under uvicorn, on a free port of localhost."""
-    port = free_port()
-    server = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "uvicorn", "examples.sessions_app:app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-        cwd=ROOT, env={**os.environ, "REDIS_URL": aioredpat_redis_url},
-    )  # fmt: skip
 
-    async def listening() -> bool:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            return False
-        writer.close()
-        return True
+    def command(port: int) -> list[str]:
+        return [
+            sys.executable, "-m", "uvicorn", "examples.sessions_app:app", "--factory",
+            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+        ]  # fmt: skip
 
-    try:
-        await eventually(listening, bound=30)
+    async with serving(command, {"REDIS_URL": aioredpat_redis_url}) as port:
         yield f"http://localhost:{port}"
-    finally:
-        server.terminate()
-        await server.wait()
 
 
 async def test_login_rotation_and_logout_everywhere(site: str, aioredpat_pool: RedisPool) -> None:
