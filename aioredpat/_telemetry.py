@@ -12,13 +12,20 @@ OpenTelemetry's redis instrumentation parents its command spans under it.
 
 Attributes stay low-cardinality: namespaces, stream, group and queue names; a lock's name
 only when the lock was made with ``name_in_metrics=True``.
+
+Counters are counted here and handed to OpenTelemetry as observable counters, read when the
+SDK collects: a pattern call adds to a dict entry (tens of nanoseconds) instead of going
+through the SDK's ``Counter.add``, which validates and hashes the attributes on every call
+(microseconds: a tenth of a cache hit). The values are the same cumulative sums.
+Histograms (load and lock-wait durations) are recorded directly: they are not per hit.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 __all__ = ("INSTRUMENTS", "Instruments", "attributes", "clock", "span")
@@ -29,7 +36,41 @@ try:
 except ImportError:  # the extra is not installed
     _metrics = _trace = None  # type: ignore[assignment]
 
-Attributes = Mapping[str, str]
+class AttributeSet(dict[str, str]):
+    """A pattern's attributes, made once per pattern instance: ``key`` identifies the set by
+    its content, so counts of equal sets from different instances add up."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, **values: str) -> None:
+        super().__init__(values)
+        self.key = tuple(sorted(values.items()))
+
+
+Attributes = AttributeSet
+
+
+class CountedCounter:
+    """A counter whose sums are kept here and observed by the SDK at collection."""
+
+    __slots__ = ("_sums",)
+
+    def __init__(self, meter: Any, name: str, unit: str, description: str) -> None:
+        self._sums: dict[tuple[tuple[str, str], ...], list[Any]] = {}
+        meter.create_observable_counter(
+            name, callbacks=[self._observe], unit=unit, description=description
+        )
+
+    def add(self, amount: int, attributes: AttributeSet) -> None:
+        entry = self._sums.get(attributes.key)
+        if entry is None:
+            self._sums[attributes.key] = [amount, attributes]
+        else:
+            entry[0] += amount
+
+    def _observe(self, options: Any) -> Iterator[Any]:
+        for total, attributes in list(self._sums.values()):
+            yield _metrics.Observation(total, dict(attributes))
 clock = time.perf_counter
 
 
@@ -75,9 +116,12 @@ class Instruments:
     writebehind_flushed: Any
 
     def __init__(self, meter: Any) -> None:
-        make = {"counter": meter.create_counter, "histogram": meter.create_histogram}
         for attribute, kind, name, unit, description in INSTRUMENT_TABLE:
-            setattr(self, attribute, make[kind](name, unit=unit, description=description))
+            if kind == "counter":
+                instrument: Any = CountedCounter(meter, name, unit, description)
+            else:
+                instrument = meter.create_histogram(name, unit=unit, description=description)
+            setattr(self, attribute, instrument)
 
 
 def _make() -> Instruments | None:
@@ -89,19 +133,35 @@ def _make() -> Instruments | None:
 INSTRUMENTS: Instruments | None = _make()
 
 
-def attributes(**values: str) -> dict[str, str]:
+def attributes(**values: str) -> AttributeSet:
     """An attribute set, made once per pattern instance and reused on every call."""
-    return values
+    return AttributeSet(**values)
+
+
+_UNKNOWN = object()
+# a provider named by the environment is loaded by OpenTelemetry on first ask
+_PROVIDER_FROM_ENV = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ
+_last: tuple[object, Any] = (None, None)  # (the provider last seen, its tracer or None)
 
 
 def _tracing() -> Any:
-    """The tracer when an SDK tracer provider is set, else ``None``."""
+    """The tracer when an SDK tracer provider is set, else ``None``. Asked on every pattern
+    call, so it reads the API's global directly where it can (``get_tracer_provider()``
+    looks up ``os.environ`` each time) and keeps the tracer of the provider it last saw."""
+    global _last
     if _trace is None:
         return None
-    provider = _trace.get_tracer_provider()
-    if isinstance(provider, _trace.ProxyTracerProvider | _trace.NoOpTracerProvider):
-        return None
-    return provider.get_tracer("aioredpat")
+    provider: Any = getattr(_trace, "_TRACER_PROVIDER", _UNKNOWN)
+    if provider is None and not _PROVIDER_FROM_ENV:
+        return None  # none set: the common case, in two lookups
+    if provider is None or provider is _UNKNOWN:
+        provider = _trace.get_tracer_provider()
+    if provider is _last[0]:
+        return _last[1]
+    no_sdk = isinstance(provider, _trace.ProxyTracerProvider | _trace.NoOpTracerProvider)
+    tracer = None if no_sdk else provider.get_tracer("aioredpat")
+    _last = (provider, tracer)
+    return tracer
 
 
 @contextlib.contextmanager

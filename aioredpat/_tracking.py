@@ -24,6 +24,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -54,7 +55,7 @@ class NodeState:
     def __init__(self) -> None:
         self.epoch = 0
         self.live = False
-        self.confirmed = float("-inf")  # loop time the last answered PING was sent
+        self.confirmed = float("-inf")  # time.monotonic() when the last answered PING was sent
 
 
 class Tracking:
@@ -86,6 +87,10 @@ class Tracking:
 
     # -- what readers ask ------------------------------------------------------------------
 
+    @property
+    def cluster(self) -> bool:
+        return self._cluster
+
     def node_of(self, key: str) -> str:
         """The name of the node serving ``key`` now."""
         if not self._cluster:
@@ -99,7 +104,7 @@ class Tracking:
         state = self.nodes.get(node)
         if state is None or not state.live:
             return None
-        if asyncio.get_running_loop().time() - state.confirmed >= self._max_staleness:
+        if time.monotonic() - state.confirmed >= self._max_staleness:
             return None
         return state.epoch
 
@@ -200,7 +205,7 @@ class Tracking:
             pings: collections.deque[float] = collections.deque()
             loop = asyncio.get_running_loop()
             state.epoch += 1
-            state.confirmed = loop.time()  # everything written before the subscription...
+            state.confirmed = time.monotonic()  # everything written before the subscription...
             state.live = True
             self._on_reset()  # ...is forgotten: copies start from this epoch
             pinger = loop.create_task(self._ping(connection, pings))
@@ -229,10 +234,9 @@ class Tracking:
     async def _ping(connection: Any, pings: collections.deque[float]) -> None:
         """PING every ``PING_EVERY``; a connection that leaves one unanswered for
         ``DEAD_AFTER`` is closed, which fails the session's read."""
-        loop = asyncio.get_running_loop()
         while True:
             await anyio.sleep(PING_EVERY)
-            now = loop.time()
+            now = time.monotonic()
             if pings and now - pings[0] > DEAD_AFTER:
                 log.warning("near cache: no answer to PING for %gs; reconnecting", DEAD_AFTER)
                 await connection.disconnect(nowait=True)

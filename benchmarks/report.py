@@ -70,9 +70,9 @@ SUITES = [
     ),
     (
         "bench_otel",
-        "what OpenTelemetry costs a cache hit and a rate-limit hit",
+        "what OpenTelemetry costs a cache hit and a rate-limit hit (instructions, callgrind)",
         [],
-        ["--ops", "4000", "--rounds", "2"],
+        ["--calls", "300", "--ops", "4000", "--rounds", "1"],
     ),
     (
         "bench_write_behind",

@@ -28,15 +28,17 @@ def ms(seconds: float) -> int:
 
 
 class CacheKeys:
-    __slots__ = ("_builder", "_tag_prefix", "namespace")
+    __slots__ = ("_builder", "_object_prefix", "_tag_prefix", "namespace")
 
     def __init__(self, namespace: str) -> None:
         self._builder = KeyBuilder(namespace)
         self.namespace = namespace
         self._tag_prefix = self._builder.shared("tags") + ":"
+        self._object_prefix = self._builder.prefix + "{"
 
     def entry(self, name: str) -> str:
-        return self._builder.key(name, "v")
+        """``<ns>:{<name>}:v``, as ``KeyBuilder.key`` makes it (every hit builds one)."""
+        return f"{self._object_prefix}{escape(name)}}}:v"
 
     def load(self, name: str) -> list[str]:
         """The keys a load works on: the entry, the lease, the waiters flag."""

@@ -14,6 +14,7 @@ while the read is on the wire wins, whichever of the two the server handled firs
 from __future__ import annotations
 
 import collections
+import time
 from typing import TYPE_CHECKING, Any
 
 from .._checks import check_count, check_seconds
@@ -131,10 +132,15 @@ class NearCache:
         if copy is None or tracking is None:
             self._missed()
             return None
+        # tracking.epoch_if_trusted(copy.node), inlined: this runs on every hit
+        state = tracking.nodes.get(copy.node)
         if (
-            tracking.epoch_if_trusted(copy.node) != copy.epoch
+            state is None
+            or not state.live
+            or state.epoch != copy.epoch
+            or time.monotonic() - state.confirmed >= self.max_staleness
             or copy.entry.fresh_until_ms <= now_ms()
-            or tracking.node_of(key) != copy.node
+            or (tracking.cluster and tracking.node_of(key) != copy.node)
         ):
             self._drop(key)
             self._missed()
