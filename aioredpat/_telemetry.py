@@ -36,6 +36,7 @@ try:
 except ImportError:  # the extra is not installed
     _metrics = _trace = None  # type: ignore[assignment]
 
+
 class AttributeSet(dict[str, str]):
     """A pattern's attributes, made once per pattern instance: ``key`` identifies the set by
     its content, so counts of equal sets from different instances add up."""
@@ -71,6 +72,8 @@ class CountedCounter:
     def _observe(self, options: Any) -> Iterator[Any]:
         for total, attributes in list(self._sums.values()):
             yield _metrics.Observation(total, dict(attributes))
+
+
 clock = time.perf_counter
 
 
