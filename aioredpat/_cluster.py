@@ -25,7 +25,7 @@ from redis.asyncio.cluster import ClusterNode, PipelineCommand
 from redis.crc import key_slot
 from redis.exceptions import AskError, MovedError, TryAgainError
 
-__all__ = ("node_pipelines",)
+__all__ = ("node_pipelines", "request_refresh")
 
 log = logging.getLogger("aioredpat")
 
@@ -61,6 +61,12 @@ class _Refresher:
 
 
 _refreshers: weakref.WeakKeyDictionary[RedisCluster, _Refresher] = weakref.WeakKeyDictionary()
+
+
+def request_refresh(client: RedisCluster) -> None:
+    """Refresh ``client``'s slot table in the background (at most once a second): a node
+    failed, and a replica may be serving its slots now."""
+    _refreshers.setdefault(client, _Refresher()).request(client)
 
 
 async def _node_for(client: RedisCluster, args: tuple[Any, ...], target: Any) -> ClusterNode:
@@ -100,7 +106,7 @@ async def node_pipelines(client: RedisCluster, commands: Sequence[Command]) -> l
         if isinstance(outcome, BaseException):
             for command in batch:
                 command.result = outcome
-            _refreshers.setdefault(client, _Refresher()).request(client)
+            request_refresh(client)
     for command in queued:
         if isinstance(command.result, REDIRECTS):
             try:

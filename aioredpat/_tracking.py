@@ -33,8 +33,10 @@ from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.crc import key_slot
+from redis.exceptions import RedisError
 
 from ._backoff import FAILURES, Backoff
+from ._cluster import request_refresh
 
 __all__ = ("Tracking",)
 
@@ -92,11 +94,15 @@ class Tracking:
         return self._cluster
 
     def node_of(self, key: str) -> str:
-        """The name of the node serving ``key`` now."""
+        """The name of the node serving ``key`` now; "" when the client does not know yet
+        (before its first command, or while a slot is uncovered): nothing is trusted then."""
         if not self._cluster:
             return STANDALONE
         manager = self._client.nodes_manager  # type: ignore[union-attr]
-        node: ClusterNode | None = manager.get_node_from_slot(key_slot(key.encode()))
+        try:
+            node: ClusterNode | None = manager.get_node_from_slot(key_slot(key.encode()))
+        except (KeyError, IndexError, RedisError):
+            return ""
         return node.name if node is not None else ""
 
     def epoch_if_trusted(self, node: str) -> int | None:
@@ -135,13 +141,18 @@ class Tracking:
         """Keep one tracking task per primary; on a cluster, follow the primaries as the
         slot table changes (a failover, a new node)."""
         while True:
-            for name, node in (await self._primaries()).items():
+            primaries = await self._primaries()
+            for name, node in primaries.items():
                 task = self._tasks.get(name)
                 if task is None or task.done():
                     self.nodes.setdefault(name, NodeState())
                     self._tasks[name] = asyncio.get_running_loop().create_task(
                         self._track(name, node)
                     )
+            if primaries:  # a node that is no longer a primary (failed over) is let go
+                for name in [name for name in self._tasks if name not in primaries]:
+                    self._tasks.pop(name).cancel()
+                    self.nodes.pop(name).live = False
             await anyio.sleep(1.0)
 
     async def _primaries(self) -> dict[str, ClusterNode | None]:
@@ -166,6 +177,8 @@ class Tracking:
                 log.warning(
                     "near cache: invalidations from %s lost (%r); reconnecting", name, error
                 )
+                if self._cluster:  # a failed primary may have been replaced: look again
+                    request_refresh(self._client)  # type: ignore[arg-type]
             finally:
                 if state.live:
                     state.live = False

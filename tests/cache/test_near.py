@@ -344,3 +344,36 @@ async def test_misuse(aioredpat_conn: RedisPool) -> None:
     CacheAside(aioredpat_conn, namespace="a", ttl=1, near_cache=near)
     with pytest.raises(ConfigurationError, match="its own NearCache"):
         CacheAside(aioredpat_conn, namespace="b", ttl=1, near_cache=near)
+
+
+async def test_a_cluster_failover_is_followed(aioredpat_cluster_factory) -> None:
+    cluster = aioredpat_cluster_factory(
+        replicas=1, node_timeout=2000, args=["--cluster-require-full-coverage", "no"]
+    )
+    masters = cluster.nodes[: cluster.masters]
+    urls = [m.url for m in masters]
+    async with RedisPool.cluster(urls) as pool, RedisPool.cluster(urls) as other:
+        near = NearCache()
+        cache = CacheAside(pool, namespace="users", ttl=60, model=User, near_cache=near)
+        writer = CacheAside(other, namespace="users", ttl=60, model=User)
+        await writer.set(1, User(id=1, name="before"))
+        await _ready(cache, 1)
+        await cache.get(1)
+        assert len(near) == 1
+        victim = cluster.master_of("users:{1}:v")
+        await asyncio.to_thread(cluster.kill_master, victim)  # its replica takes over
+        # tracking follows the new primary; the old node's copies are never served again
+        await eventually(lambda: near.ready, bound=60)
+        await eventually(lambda: _writes(writer, User(id=1, name="after")), bound=60)
+        await eventually(lambda: _returns(cache, 1, User(id=1, name="after")), bound=60)
+        await cache.get(1)  # remembered from the new primary
+        await writer.set(1, User(id=1, name="again"))  # and its invalidations are heard
+        await eventually(lambda: _returns(cache, 1, User(id=1, name="again")))
+
+
+async def _writes(cache: CacheAside, value: User) -> bool:
+    try:
+        await cache.set(1, value)
+    except Exception:
+        return False  # the cluster is still failing over
+    return True
